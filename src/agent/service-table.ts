@@ -1,0 +1,185 @@
+import type { Logger } from '../log';
+import type { DesiredService } from '../model/desired';
+import { listenKey } from '../model/changes';
+import type { Server } from '../model/server';
+import { listenSpecOf, parseServiceDefinition, watcherKey, type ListenSpec, type ServiceDefinition } from '../model/service';
+import type { ServiceConfigHandler } from '../service-config/source';
+import { WATCHER_SCHEMAS, WATCHER_TYPES } from '../watchers';
+import type { Watcher } from '../watchers/watcher';
+
+/** Everything the agent knows about one service name. */
+export interface ServiceEntry {
+  name: string;
+  origin: string;
+  baseDir: string;
+  /** The last valid definition. A bad edit leaves it in force: nothing that serves is lost to a typo. */
+  def?: ServiceDefinition;
+  /** Problems with the newest blob; empty when it is valid. */
+  errors: string[];
+  watcher?: Watcher;
+  watcherKey?: string;
+  servers: Server[];
+  serversReported: boolean;
+  /** The watcher's source cannot be read; `servers` is the last good list. */
+  sourceError?: string;
+  /** A listen spec HAProxy refused (`haproxy -c` or startup); not retried until the blob changes. */
+  rejected?: { key: string; message: string };
+  /** Another service holds the port. */
+  conflict?: string;
+  /** Marks entries not seen again after the service-config source was replaced. */
+  stale?: boolean;
+}
+
+export interface ServiceStatus {
+  name: string;
+  origin: string;
+  port?: number;
+  type?: string;
+  servers: number;
+  ok: boolean;
+  problems: string[];
+}
+
+/**
+ * Receives blobs from the service-config source, validates them, runs one watcher
+ * per service and keeps the last good state of each. Calls `onChange` whenever what
+ * should run may have changed.
+ */
+export class ServiceTable implements ServiceConfigHandler {
+  private readonly entries = new Map<string, ServiceEntry>();
+
+  constructor(
+    private readonly log: Logger,
+    private readonly onChange: () => void,
+  ) {}
+
+  upsert(name: string, raw: unknown, origin: string, baseDir: string): void {
+    const parsed = parseServiceDefinition(name, raw, WATCHER_SCHEMAS);
+    if (!parsed.ok) return this.invalid(name, origin, parsed.errors);
+    const entry = this.entry(name, origin, baseDir);
+    entry.errors = [];
+    entry.def = parsed.service;
+    const key = watcherKey(parsed.service.watcher, baseDir);
+    if (key !== entry.watcherKey) this.startWatcher(entry, parsed.service, key);
+    this.log.info({ event: 'service_defined', service: name, origin, port: parsed.service.port, type: parsed.service.watcher.type }, 'service definition loaded');
+    this.onChange();
+  }
+
+  invalid(name: string, origin: string, problems: string[]): void {
+    const entry = this.entry(name, origin, undefined);
+    entry.errors = problems.map((p) => `${origin}: ${p}`);
+    this.log.error(
+      { event: 'service_invalid', service: name, origin, errors: problems, keeping: entry.def ? 'last valid definition' : 'nothing (service not started)' },
+      `service ${name}: invalid definition`,
+    );
+    this.onChange();
+  }
+
+  remove(name: string): void {
+    const entry = this.entries.get(name);
+    if (!entry) return;
+    this.entries.delete(name);
+    void entry.watcher?.stop();
+    this.log.info({ event: 'service_removed', service: name, origin: entry.origin }, 'service removed');
+    this.onChange();
+  }
+
+  /** Marks every entry stale; `dropStale` then removes those no source re-announced. */
+  markAllStale(): void {
+    for (const e of this.entries.values()) e.stale = true;
+  }
+
+  dropStale(): void {
+    for (const e of [...this.entries.values()]) if (e.stale) this.remove(e.name);
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.entries.values()].map((e) => e.watcher?.stop()));
+    for (const e of this.entries.values()) e.watcher = undefined;
+  }
+
+  get(name: string): ServiceEntry | undefined {
+    return this.entries.get(name);
+  }
+
+  /** True once every defined service's watcher has reported servers or an error. */
+  settled(): boolean {
+    return [...this.entries.values()].every((e) => !e.def || e.serversReported || e.sourceError !== undefined);
+  }
+
+  /**
+   * What each service should run, before port assignment. A listen spec that HAProxy
+   * refused falls back to the one running now (`running`), or leaves the service out.
+   */
+  candidates(running: ReadonlyMap<string, ListenSpec>): DesiredService[] {
+    const out: DesiredService[] = [];
+    for (const e of this.entries.values()) {
+      if (!e.def) continue;
+      let listen: ListenSpec | undefined = listenSpecOf(e.def);
+      if (e.rejected && e.rejected.key === listenKey(listen)) listen = running.get(e.name);
+      else e.rejected = undefined;
+      if (listen) out.push({ name: e.name, listen, servers: e.servers });
+    }
+    return out;
+  }
+
+  statuses(): ServiceStatus[] {
+    return [...this.entries.values()]
+      .sort((a, b) => (a.name < b.name ? -1 : 1))
+      .map((e) => {
+        const problems = [...e.errors];
+        if (e.rejected) problems.push(`HAProxy rejected the definition: ${e.rejected.message}`);
+        if (e.conflict) problems.push(e.conflict);
+        if (e.sourceError) problems.push(e.sourceError);
+        return { name: e.name, origin: e.origin, port: e.def?.port, type: e.def?.watcher.type, servers: e.servers.length, ok: problems.length === 0, problems };
+      });
+  }
+
+  private entry(name: string, origin: string, baseDir: string | undefined): ServiceEntry {
+    let e = this.entries.get(name);
+    if (!e) {
+      e = { name, origin, baseDir: baseDir ?? '.', errors: [], servers: [], serversReported: false };
+      this.entries.set(name, e);
+    }
+    e.origin = origin;
+    if (baseDir !== undefined) e.baseDir = baseDir;
+    e.stale = false;
+    return e;
+  }
+
+  private startWatcher(entry: ServiceEntry, def: ServiceDefinition, key: string): void {
+    void entry.watcher?.stop();
+    entry.watcherKey = key;
+    entry.sourceError = undefined;
+    // The old servers stay until the new watcher reports: swapping sources must not empty a backend.
+    const type = WATCHER_TYPES[def.watcher.type];
+    const watcher: Watcher = type.create(def.watcher.options, {
+      service: def.name,
+      baseDir: entry.baseDir,
+      log: this.log.child({ service: def.name, watcher: def.watcher.type }),
+      onUpdate: (servers) => {
+        if (entry.watcher !== watcher || this.entries.get(entry.name) !== entry) return;
+        const allowEmpty = entry.def?.allowEmpty ?? false;
+        if (servers.length === 0 && entry.servers.length > 0 && !allowEmpty) {
+          entry.sourceError = `source reported no servers; keeping the previous ${entry.servers.length} (set allow_empty to accept an empty list)`;
+          entry.serversReported = true;
+          this.log.warn({ event: 'source_empty', service: entry.name, kept: entry.servers.length }, entry.sourceError);
+          return this.onChange();
+        }
+        entry.sourceError = undefined;
+        entry.servers = servers;
+        entry.serversReported = true;
+        this.log.debug({ event: 'servers', service: entry.name, count: servers.length }, 'servers updated');
+        this.onChange();
+      },
+      onError: (message) => {
+        if (entry.watcher !== watcher) return;
+        entry.sourceError = message;
+        this.log.warn({ event: 'source_error', service: entry.name, error: message, kept: entry.servers.length }, 'watcher error; keeping the last servers');
+        this.onChange();
+      },
+    });
+    entry.watcher = watcher;
+    watcher.start();
+  }
+}

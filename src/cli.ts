@@ -1,0 +1,132 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Agent } from './agent/agent';
+import { ConfigError, loadConfig, type Config } from './config/load';
+import { checkConfig } from './haproxy/config-check';
+import { createLogger, silentLogger } from './log';
+import { siblingTempPath, writeAndSync } from './util/atomic-write';
+import { unlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+
+const version = (JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
+
+function load(file: string): Config {
+  try {
+    return loadConfig(file);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`proxymgr: invalid configuration ${err.file}\n${err.problems.map((p) => `  - ${p}`).join('\n')}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
+
+async function run(file: string): Promise<void> {
+  const config = load(file);
+  const log = createLogger(config.log.level);
+  const agent = new Agent(config, log, { manageHAProxy: true });
+  let stopping = false;
+  const shutdown = (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ event: 'shutdown', signal: sig }, 'stopping: HAProxy will finish open connections');
+    agent.stop().then(
+      () => process.exit(0),
+      (err) => {
+        log.error({ err }, 'error while stopping');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGHUP', () => {
+    try {
+      void agent.reconfigure(loadConfig(file));
+    } catch (err) {
+      log.error({ event: 'config_invalid', error: (err as Error).message }, 'SIGHUP: configuration not reloaded; keeping the current one');
+    }
+  });
+  log.info({ event: 'starting', config: config.file, version, service_config: config.service_config }, 'proxymgr starting');
+  await agent.start();
+}
+
+/** `check`: validates proxymgr.yml and every service, then `haproxy -c` on the render. Exit 1 names each problem. */
+async function check(file: string, opts: { haproxy: boolean }): Promise<number> {
+  const config = load(file);
+  const agent = new Agent(config, silentLogger(), { manageHAProxy: false, initialSyncMs: 5000 });
+  try {
+    await agent.start();
+    const statuses = agent.statuses();
+    let bad = 0;
+    for (const s of statuses) {
+      if (s.ok) {
+        process.stdout.write(`ok    ${s.name}: port ${s.port}, ${s.type}, ${s.servers} server(s)\n`);
+      } else {
+        bad++;
+        process.stdout.write(`ERROR ${s.name} (${s.origin}):\n${s.problems.map((p) => `        - ${p}`).join('\n')}\n`);
+      }
+    }
+    if (opts.haproxy) {
+      const text = agent.render();
+      const tmp = siblingTempPath(join(tmpdir(), 'proxymgr-check.cfg'), 'check');
+      await writeAndSync(tmp, text);
+      const res = await checkConfig(config.haproxy.path, tmp, text);
+      await unlink(tmp).catch(() => undefined);
+      if (!res.ok) {
+        bad++;
+        for (const p of res.problems) process.stdout.write(`ERROR haproxy -c${p.service ? ` (service ${p.service})` : ''}: ${p.message}\n`);
+      } else {
+        process.stdout.write(`ok    haproxy -c: configuration valid (${statuses.filter((s) => s.ok).length} services)\n`);
+      }
+    }
+    process.stdout.write(bad ? `${bad} problem(s) found\n` : 'all good\n');
+    return bad ? 1 : 0;
+  } finally {
+    await agent.stop();
+  }
+}
+
+async function render(file: string): Promise<void> {
+  const config = load(file);
+  const agent = new Agent(config, silentLogger(), { manageHAProxy: false, initialSyncMs: 5000 });
+  try {
+    await agent.start();
+    process.stdout.write(agent.render());
+  } finally {
+    await agent.stop();
+  }
+}
+
+const program = new Command('proxymgr')
+  .description('HAProxy control-plane sidecar: services from ZooKeeper, DNS, files or static lists')
+  .version(version);
+
+program
+  .command('run')
+  .description('run HAProxy and keep it in line with the services')
+  .requiredOption('-c, --config <file>', 'proxymgr.yml')
+  .action((o: { config: string }) => run(o.config));
+
+program
+  .command('check')
+  .description('validate proxymgr.yml and every service definition; exit 1 if anything is wrong')
+  .requiredOption('-c, --config <file>', 'proxymgr.yml')
+  .option('--no-haproxy', 'skip `haproxy -c` on the rendered configuration')
+  .action(async (o: { config: string; haproxy: boolean }) => {
+    process.exitCode = await check(o.config, o);
+  });
+
+program
+  .command('render')
+  .description('print the haproxy.cfg that would run now')
+  .requiredOption('-c, --config <file>', 'proxymgr.yml')
+  .action((o: { config: string }) => render(o.config));
+
+program.parseAsync().catch((err: unknown) => {
+  process.stderr.write(`proxymgr: ${(err as Error).message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,64 @@
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import yaml from 'js-yaml';
+import { configSchema, type RawConfig } from './schema';
+import { formatIssues } from '../model/fields';
+
+/** proxymgr.yml, validated, with every relative path resolved against the file's directory. */
+export type Config = RawConfig & { file: string };
+
+export class ConfigError extends Error {
+  constructor(
+    readonly file: string,
+    readonly problems: string[],
+  ) {
+    super(`${file}: ${problems.join('; ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig(file: string): Config {
+  const path = resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(path, [`cannot read: ${(err as Error).message}`]);
+  }
+  return parseConfig(text, path);
+}
+
+export function parseConfig(text: string, path: string): Config {
+  let raw: unknown;
+  try {
+    raw = yaml.load(text, { filename: path });
+  } catch (err) {
+    throw new ConfigError(path, [`invalid YAML: ${(err as Error).message}`]);
+  }
+  const result = configSchema.safeParse(raw ?? {});
+  if (!result.success) throw new ConfigError(path, formatIssues(result.error.issues));
+  const cfg = result.data;
+  const base = dirname(path);
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
+  const socketPath = abs(cfg.haproxy.socket_path);
+  const configPath = abs(cfg.haproxy.config_path);
+  const late: string[] = [];
+  // Both land in haproxy.cfg, resolved; unix socket paths are limited to 108 bytes.
+  if (Buffer.byteLength(socketPath) > 100) late.push(`haproxy.socket_path: resolves to ${socketPath}, longer than 100 bytes`);
+  for (const [key, p] of [['haproxy.socket_path', socketPath], ['haproxy.config_path', configPath]]) {
+    if (/\s/.test(p)) late.push(`${key}: resolves to ${JSON.stringify(p)}, which contains whitespace`);
+  }
+  if (late.length) throw new ConfigError(path, late);
+  return {
+    ...cfg,
+    file: path,
+    haproxy: {
+      ...cfg.haproxy,
+      path: cfg.haproxy.path.includes('/') ? abs(cfg.haproxy.path) : cfg.haproxy.path,
+      config_path: configPath,
+      socket_path: socketPath,
+      template_dir: cfg.haproxy.template_dir === undefined ? undefined : abs(cfg.haproxy.template_dir),
+    },
+    service_config: { ...cfg.service_config, path: abs(cfg.service_config.path) },
+  };
+}

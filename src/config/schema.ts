@@ -1,0 +1,72 @@
+import { z } from 'zod';
+import { isIP } from 'node:net';
+import { configText } from '../model/fields';
+
+/** A path that is written into haproxy.cfg: no whitespace, so it needs no quoting. */
+const cfgPath = configText.min(1).regex(/^\S+$/, 'must not contain whitespace');
+
+const duration = z.string().regex(/^\d+(us|ms|s|m|h|d)?$/, 'must be an HAProxy time such as 500ms, 30s or 5m');
+
+const ms = (def: number, max: number) => z.int('must be an integer (milliseconds)').min(0).max(max).default(def);
+
+export const DEFAULT_GLOBAL = ['maxconn 4096'];
+export const DEFAULT_DEFAULTS = [
+  'mode tcp',
+  'balance roundrobin',
+  'maxconn 2000',
+  'retries 3',
+  'option redispatch',
+  'timeout connect 5s',
+  'timeout client 1m',
+  'timeout server 1m',
+];
+
+const haproxy = z.strictObject({
+  /** The HAProxy binary: a bare name is looked up on PATH, anything with a slash is a path. */
+  path: z.string().min(1).default('haproxy'),
+  config_path: cfgPath.default('/etc/haproxy/haproxy.cfg'),
+  // sun_path holds 108 bytes; leave room for HAProxy's temporary ".<pid>.tmp" suffix.
+  socket_path: cfgPath.max(90, 'must be at most 90 characters (unix socket path limit)').default('/run/proxymgr/admin.sock'),
+  bind_address: z
+    .string()
+    .refine((a) => isIP(a) !== 0, 'must be an IP address')
+    .default('127.0.0.1'),
+  template_dir: z.string().min(1).optional(),
+  global: z.array(configText).default(DEFAULT_GLOBAL),
+  defaults: z.array(configText).default(DEFAULT_DEFAULTS),
+  hard_stop_after: duration.default('5m'),
+  /** How long a new HAProxy process may take to answer on its admin socket. */
+  ready_timeout_ms: ms(10_000, 600_000),
+  /** How long HAProxy gets to finish connections on agent shutdown before SIGKILL. */
+  stop_timeout_ms: ms(10_000, 600_000),
+});
+
+const reload = z.strictObject({
+  /** A reload waits for this much quiet after the last change... */
+  quiet_ms: ms(100, 60_000),
+  /** ...but never longer than this after the first one, so churn cannot starve it. */
+  max_wait_ms: ms(2_000, 600_000),
+  /** Minimum time between the starts of two reloads. */
+  min_interval_ms: ms(0, 600_000),
+});
+
+const fileServiceConfig = z.strictObject({
+  type: z.literal('file'),
+  /** A directory: each NAME.json, NAME.yaml or NAME.yml in it is one service. */
+  path: z.string().min(1),
+});
+
+const serviceConfig = z.discriminatedUnion('type', [fileServiceConfig], {
+  error: (iss) => (iss.code === 'invalid_union' ? 'type must be one of: file' : undefined),
+});
+
+export const configSchema = z.strictObject({
+  haproxy: haproxy.default(() => haproxy.parse({})),
+  reload: reload.default(() => reload.parse({})),
+  service_config: serviceConfig,
+  log: z
+    .strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info') })
+    .default({ level: 'info' }),
+});
+
+export type RawConfig = z.infer<typeof configSchema>;

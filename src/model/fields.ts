@@ -1,0 +1,54 @@
+import { z } from 'zod';
+import { isValidHost, parseServerSpec, MAX_WEIGHT, type Server } from './server';
+
+/**
+ * A string that ends up on a line of haproxy.cfg. A newline (or any control
+ * character) would let a service blob inject its own config lines, so none pass.
+ */
+export const configText = z
+  .string()
+  .max(4096, 'must be at most 4096 characters')
+  .regex(/^[^\x00-\x1f\x7f]*$/, 'must not contain control characters (newline, tab, NUL, ...)');
+
+export const port = z.int('must be an integer').min(1, 'must be 1..65535').max(65535, 'must be 1..65535');
+
+export const weight = z.int('must be an integer').min(0, `must be 0..${MAX_WEIGHT}`).max(MAX_WEIGHT, `must be 0..${MAX_WEIGHT}`);
+
+export const host = z.string().refine(isValidHost, 'must be an IP address or a hostname');
+
+const serverObject = z.strictObject({ address: host, port, weight: weight.optional() });
+
+/**
+ * A server as `"host:port"` or `{"address","port","weight"}`. Dispatched by hand
+ * rather than with z.union so the error says what is wrong, not "Invalid input".
+ */
+export const serverEntry = z.unknown().transform((value, ctx): Server => {
+  if (typeof value === 'string') {
+    const parsed = parseServerSpec(value);
+    if (parsed.ok) return parsed.value;
+    ctx.addIssue({ code: 'custom', message: parsed.error });
+    return z.NEVER;
+  }
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    const parsed = serverObject.safeParse(value);
+    if (parsed.success) return parsed.data;
+    for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
+    return z.NEVER;
+  }
+  ctx.addIssue({ code: 'custom', message: 'must be "host:port" or {"address", "port", "weight"}' });
+  return z.NEVER;
+});
+
+/** `a.b[2].c: message` lines for the issues zod found, most useful first. */
+export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
+  return issues.map((issue) => {
+    const where = issue.path.length ? formatPath(issue.path) : '(top level)';
+    return `${where}: ${issue.message}`;
+  });
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path
+    .map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`))
+    .join('');
+}

@@ -1,0 +1,88 @@
+import { isIP } from 'node:net';
+
+/** One backend server as a watcher reports it. `address` is an IP literal or a hostname. */
+export interface Server {
+  address: string;
+  port: number;
+  weight?: number;
+}
+
+export const MAX_WEIGHT = 256;
+
+const HOSTNAME =
+  /^(?=.{1,253}\.?$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+
+export function isValidHost(host: string): boolean {
+  return isIP(host) !== 0 || HOSTNAME.test(host);
+}
+
+export function isValidPort(port: number): boolean {
+  return Number.isInteger(port) && port >= 1 && port <= 65535;
+}
+
+export function isValidWeight(weight: number): boolean {
+  return Number.isInteger(weight) && weight >= 0 && weight <= MAX_WEIGHT;
+}
+
+/**
+ * The HAProxy server name for a backend. Stable across renders, so the runtime
+ * socket can address a server by name whatever else changed. IPv6 colons are not
+ * allowed in HAProxy identifiers, so v6 names get a prefix no hostname can have.
+ */
+export function serverName(server: Pick<Server, 'address' | 'port'>): string {
+  if (isIP(server.address) === 6) return `v6_${server.address.replace(/:/g, '.')}_${server.port}`;
+  return `${server.address}:${server.port}`;
+}
+
+/** `address:port` as HAProxy reads it (the last colon separates the port, so v6 needs no brackets). */
+export function serverAddress(server: Pick<Server, 'address' | 'port'>): string {
+  return `${server.address}:${server.port}`;
+}
+
+export type ParseResult<T> = { ok: true; value: T } | { ok: false; error: string };
+
+/**
+ * Parses `host:port [weight]`; `[v6]:port` for IPv6. Used for static list strings
+ * and for the lines of a servers file.
+ */
+export function parseServerSpec(text: string): ParseResult<Server> {
+  const parts = text.trim().split(/\s+/);
+  if (parts.length === 0 || parts[0] === '') return { ok: false, error: 'empty server entry' };
+  if (parts.length > 2) return { ok: false, error: `expected "host:port [weight]", got ${JSON.stringify(text)}` };
+  const hostPort = parts[0];
+  let host: string;
+  let portText: string;
+  const v6 = /^\[([^\]]+)\]:(\d+)$/.exec(hostPort);
+  if (v6) {
+    [, host, portText] = v6;
+    if (isIP(host) !== 6) return { ok: false, error: `invalid IPv6 address ${JSON.stringify(host)}` };
+  } else {
+    const idx = hostPort.lastIndexOf(':');
+    if (idx <= 0) return { ok: false, error: `missing port in ${JSON.stringify(hostPort)}` };
+    host = hostPort.slice(0, idx);
+    portText = hostPort.slice(idx + 1);
+    if (host.includes(':')) return { ok: false, error: `IPv6 addresses need brackets: ${JSON.stringify(hostPort)}` };
+  }
+  if (!isValidHost(host)) return { ok: false, error: `invalid host ${JSON.stringify(host)}` };
+  const port = /^\d{1,5}$/.test(portText) ? Number(portText) : NaN;
+  if (!isValidPort(port)) return { ok: false, error: `invalid port ${JSON.stringify(portText)} (1..65535)` };
+  const server: Server = { address: host, port };
+  if (parts.length === 2) {
+    const weight = /^\d{1,3}$/.test(parts[1]) ? Number(parts[1]) : NaN;
+    if (!isValidWeight(weight)) return { ok: false, error: `invalid weight ${JSON.stringify(parts[1])} (0..${MAX_WEIGHT})` };
+    server.weight = weight;
+  }
+  return { ok: true, value: server };
+}
+
+/** Sorted by name with duplicates (same name) removed, the last one winning. */
+export function normalizeServers(servers: readonly Server[]): Server[] {
+  const byName = new Map<string, Server>();
+  for (const s of servers) byName.set(serverName(s), s);
+  return [...byName.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, s]) => s);
+}
+
+export function sameServers(a: readonly Server[], b: readonly Server[]): boolean {
+  if (a.length !== b.length) return false;
+  return a.every((s, i) => s.address === b[i].address && s.port === b[i].port && s.weight === b[i].weight);
+}

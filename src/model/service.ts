@@ -1,0 +1,95 @@
+import { z } from 'zod';
+import { configText, port, formatIssues } from './fields';
+
+/** What one service blob asks for, validated. Watcher-specific keys stay in `watcher`. */
+export interface ServiceDefinition {
+  name: string;
+  port: number;
+  listenOptions: string[];
+  serverOptions: string[];
+  /** When false (the default) a watcher reporting zero servers keeps the previous ones. */
+  allowEmpty: boolean;
+  watcher: WatcherSpec;
+}
+
+export interface WatcherSpec {
+  type: string;
+  options: Record<string, unknown>;
+}
+
+/** The watcher-specific keys each watcher type accepts, by type name. */
+export type WatcherSchemas = Readonly<Record<string, z.ZodRawShape>>;
+
+// HAProxy proxy names allow letters, digits, '-', '_', '.', ':'; we leave out ':'
+// so that a name is also a safe file name and URL path segment.
+const SERVICE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$/;
+
+export function isValidServiceName(name: string): boolean {
+  return SERVICE_NAME.test(name);
+}
+
+const common = {
+  port,
+  listen_options: z.array(configText).max(1000).default([]),
+  server_options: z.array(configText).max(100).default([]),
+  allow_empty: z.boolean().default(false),
+};
+const commonKeys = new Set(['type', ...Object.keys(common)]);
+
+export type ServiceParse = { ok: true; service: ServiceDefinition } | { ok: false; errors: string[] };
+
+/**
+ * Validates a service blob (already decoded from JSON or YAML). Errors name the
+ * field; callers add the service name and where the blob came from.
+ */
+export function parseServiceDefinition(name: string, raw: unknown, schemas: WatcherSchemas): ServiceParse {
+  if (!isValidServiceName(name)) {
+    return { ok: false, errors: [`invalid service name ${JSON.stringify(name)}: use letters, digits, '_', '.', '-' (at most 100, not starting with '.' or '-')`] };
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    return { ok: false, errors: [`expected an object, got ${raw === null ? 'null' : Array.isArray(raw) ? 'an array' : typeof raw}`] };
+  }
+  const type = (raw as Record<string, unknown>).type;
+  const known = Object.keys(schemas).sort();
+  if (typeof type !== 'string') return { ok: false, errors: [`type: required, one of ${known.join(', ')}`] };
+  const shape = Object.hasOwn(schemas, type) ? schemas[type] : undefined;
+  if (!shape) return { ok: false, errors: [`type: unknown watcher type ${JSON.stringify(type)} (known: ${known.join(', ')})`] };
+
+  const schema = z.strictObject({ type: z.literal(type), ...common, ...shape });
+  const result = schema.safeParse(raw);
+  if (!result.success) return { ok: false, errors: formatIssues(result.error.issues) };
+  const data = result.data as Record<string, unknown> & {
+    port: number;
+    listen_options: string[];
+    server_options: string[];
+    allow_empty: boolean;
+  };
+  const options: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(data)) if (!commonKeys.has(key)) options[key] = value;
+  return {
+    ok: true,
+    service: {
+      name,
+      port: data.port,
+      listenOptions: data.listen_options,
+      serverOptions: data.server_options,
+      allowEmpty: data.allow_empty,
+      watcher: { type, options },
+    },
+  };
+}
+
+/** The part of a definition that shapes haproxy.cfg (the watcher only supplies servers). */
+export interface ListenSpec {
+  port: number;
+  listenOptions: string[];
+  serverOptions: string[];
+}
+
+export function listenSpecOf(def: ServiceDefinition): ListenSpec {
+  return { port: def.port, listenOptions: def.listenOptions, serverOptions: def.serverOptions };
+}
+
+export function watcherKey(spec: WatcherSpec, baseDir: string): string {
+  return JSON.stringify([spec.type, baseDir, spec.options]);
+}

@@ -1,0 +1,68 @@
+import type { DesiredService } from '../model/desired';
+import { serverAddress, serverName } from '../model/server';
+import type { CompiledTemplates } from './templates';
+
+/** The haproxy-wide values the templates need besides the services. */
+export interface RenderSettings {
+  socketPath: string;
+  bindAddress: string;
+  hardStopAfter: string;
+  global: readonly string[];
+  defaults: readonly string[];
+}
+
+export interface RenderContext {
+  socket_path: string;
+  hard_stop_after: string;
+  global: readonly string[];
+  defaults: readonly string[];
+  services: Array<{
+    name: string;
+    port: number;
+    bind: string;
+    listen_options: readonly string[];
+    servers: Array<{ name: string; address: string; weight: number | null; options: string }>;
+  }>;
+}
+
+export function renderContext(settings: RenderSettings, services: readonly DesiredService[]): RenderContext {
+  return {
+    socket_path: settings.socketPath,
+    hard_stop_after: settings.hardStopAfter,
+    global: settings.global,
+    defaults: settings.defaults,
+    services: [...services]
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+      .map((s) => ({
+        name: s.name,
+        port: s.listen.port,
+        bind: `${settings.bindAddress}:${s.listen.port}`,
+        listen_options: s.listen.listenOptions,
+        servers: s.servers.map((srv) => ({
+          name: serverName(srv),
+          address: serverAddress(srv),
+          weight: srv.weight ?? null,
+          options: s.listen.serverOptions.join(' '),
+        })),
+      })),
+  };
+}
+
+/** Renders haproxy.cfg. Pure: the same input gives the same text, so text equality means "no change". */
+export function renderConfig(templates: CompiledTemplates, settings: RenderSettings, services: readonly DesiredService[]): string {
+  return templates.main(renderContext(settings, services));
+}
+
+/**
+ * Which proxy section each line of a rendered config belongs to (1-based line ->
+ * section name), so a `haproxy -c` message `[file:LINE]` can be pinned on a service.
+ */
+export function sectionAtLine(config: string, line: number): string | undefined {
+  const lines = config.split('\n');
+  let section: string | undefined;
+  for (let i = 0; i < Math.min(line, lines.length); i++) {
+    const m = /^(listen|frontend|backend|global|defaults|peers|resolvers|userlist|program|cache|http-errors|ring|mailers)\b\s*(\S*)/.exec(lines[i]);
+    if (m) section = m[1] === 'listen' || m[1] === 'frontend' || m[1] === 'backend' ? m[2] : undefined;
+  }
+  return section;
+}

@@ -1,0 +1,92 @@
+import { readFile, stat } from 'node:fs/promises';
+import { basename, dirname, extname } from 'node:path';
+import { watch, type FSWatcher } from 'chokidar';
+import yaml from 'js-yaml';
+import type { ServiceConfigHandler, ServiceConfigSource } from './source';
+
+const EXTENSIONS = new Set(['.json', '.yaml', '.yml']);
+const MAX_BYTES = 1024 * 1024;
+
+/** Decodes one service file by its extension. */
+export function decodeServiceFile(path: string, text: string): { ok: true; raw: unknown } | { ok: false; error: string } {
+  try {
+    if (extname(path) === '.json') return { ok: true, raw: JSON.parse(text) };
+    return { ok: true, raw: yaml.load(text, { filename: path, schema: yaml.JSON_SCHEMA }) };
+  } catch (err) {
+    return { ok: false, error: `cannot decode ${extname(path).slice(1).toUpperCase()}: ${(err as Error).message.split('\n')[0]}` };
+  }
+}
+
+/** `service_config: {type: file, path: DIR}`: each DIR/NAME.{json,yaml,yml} is the service NAME, watched live. */
+export class FileServiceConfig implements ServiceConfigSource {
+  private fsw?: FSWatcher;
+  /** service name -> files that claim it; more than one is an error until one goes. */
+  private readonly files = new Map<string, Set<string>>();
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(private readonly dir: string) {}
+
+  describe(): string {
+    return `file:${this.dir}`;
+  }
+
+  async start(handler: ServiceConfigHandler): Promise<void> {
+    const st = await stat(this.dir).catch(() => undefined);
+    if (!st?.isDirectory()) throw new Error(`service_config.path ${this.dir} is not a directory`);
+    const serviceOf = (path: string): string | undefined => {
+      if (dirname(path) !== this.dir) return undefined;
+      const ext = extname(path);
+      const base = basename(path);
+      if (!EXTENSIONS.has(ext) || base.startsWith('.')) return undefined;
+      return basename(path, ext);
+    };
+    const enqueue = (fn: () => Promise<void>) => (this.queue = this.queue.then(fn, fn));
+    const refresh = (name: string) =>
+      enqueue(async () => {
+        const claimants = [...(this.files.get(name) ?? [])].sort();
+        if (claimants.length === 0) return handler.remove(name);
+        if (claimants.length > 1) return handler.invalid(name, this.dir, [`defined twice: ${claimants.join(' and ')}`]);
+        const path = claimants[0];
+        try {
+          const buf = await readFile(path);
+          if (buf.length > MAX_BYTES) return handler.invalid(name, path, [`larger than ${MAX_BYTES} bytes`]);
+          const decoded = decodeServiceFile(path, buf.toString('utf8'));
+          if (decoded.ok) handler.upsert(name, decoded.raw, path, this.dir);
+          else handler.invalid(name, path, [decoded.error]);
+        } catch (err) {
+          // Gone between the event and the read: the unlink event that follows removes it.
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') handler.invalid(name, path, [`cannot read: ${(err as Error).message}`]);
+        }
+      });
+
+    this.fsw = watch(this.dir, { depth: 0, persistent: true, ignoreInitial: false });
+    this.fsw.on('add', (path) => {
+      const name = serviceOf(path);
+      if (name === undefined) return;
+      if (!this.files.has(name)) this.files.set(name, new Set());
+      this.files.get(name)!.add(path);
+      refresh(name);
+    });
+    this.fsw.on('change', (path) => {
+      const name = serviceOf(path);
+      if (name !== undefined) refresh(name);
+    });
+    this.fsw.on('unlink', (path) => {
+      const name = serviceOf(path);
+      if (name === undefined) return;
+      this.files.get(name)?.delete(path);
+      refresh(name);
+    });
+    await new Promise<void>((resolve, reject) => {
+      this.fsw!.once('ready', resolve);
+      this.fsw!.once('error', reject);
+    });
+    await this.queue;
+  }
+
+  async stop(): Promise<void> {
+    await this.fsw?.close();
+    await this.queue;
+  }
+}
+

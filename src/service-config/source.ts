@@ -1,0 +1,15 @@
+/** Receives service blobs from a service-config source. Blobs are decoded but not validated. */
+export interface ServiceConfigHandler {
+  /** `origin` says where the blob lives (a file, a znode) for error messages. */
+  upsert(name: string, raw: unknown, origin: string, baseDir: string): void;
+  remove(name: string): void;
+  /** The blob for `name` cannot be used (unreadable, undecodable, ambiguous). */
+  invalid(name: string, origin: string, problems: string[]): void;
+}
+
+export interface ServiceConfigSource {
+  /** Resolves once the initial set of services has been delivered. */
+  start(handler: ServiceConfigHandler): Promise<void>;
+  stop(): Promise<void>;
+  describe(): string;
+}

@@ -1,0 +1,31 @@
+import { open, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+let counter = 0;
+
+/** A temporary path in the same directory as `path`, so a rename onto `path` is atomic. */
+export function siblingTempPath(path: string, tag = 'tmp'): string {
+  return join(dirname(path), `.${basename(path)}.${tag}-${process.pid}-${++counter}`);
+}
+
+/** Writes `text` to a temporary sibling, fsyncs it and renames it over `path`: readers see old or new, never half. */
+export async function writeFileAtomic(path: string, text: string, mode = 0o644): Promise<void> {
+  const tmp = siblingTempPath(path);
+  await writeAndSync(tmp, text, mode);
+  try {
+    await rename(tmp, path);
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+}
+
+export async function writeAndSync(path: string, text: string, mode = 0o644): Promise<void> {
+  const fh = await open(path, 'w', mode);
+  try {
+    await fh.writeFile(text);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}

@@ -1,0 +1,61 @@
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { watch, type FSWatcher } from 'chokidar';
+import { z } from 'zod';
+import { normalizeServers, parseServerSpec, type ParseResult, type Server } from '../model/server';
+import type { WatcherType } from './watcher';
+
+const MAX_BYTES = 4 * 1024 * 1024;
+
+/** Parses a servers file: one `host:port [weight]` per line, `#` comments, blank lines ignored. */
+export function parseServersFile(text: string, label: string): ParseResult<Server[]> {
+  const servers: Server[] = [];
+  const errors: string[] = [];
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.replace(/#.*$/, '').trim();
+    if (!line) return;
+    const parsed = parseServerSpec(line);
+    if (parsed.ok) servers.push(parsed.value);
+    else errors.push(`${label}:${i + 1}: ${parsed.error}`);
+  });
+  // One bad line rejects the whole read: a half-written file must not shrink a backend.
+  if (errors.length) return { ok: false, error: errors.slice(0, 5).join('; ') + (errors.length > 5 ? ` (+${errors.length - 5} more)` : '') };
+  return { ok: true, value: normalizeServers(servers) };
+}
+
+/** `"file": "servers.txt"`: a file of `host:port [weight]` lines, re-read whenever it changes. */
+export const fileWatcher: WatcherType = {
+  options: { file: z.string().min(1).max(4096) },
+  create(options, ctx) {
+    const path = resolve(ctx.baseDir, options.file as string);
+    let fsw: FSWatcher | undefined;
+    let reading: Promise<void> = Promise.resolve();
+    const read = () => {
+      // Serialise reads so a slow read never reports after a newer one.
+      reading = reading.then(async () => {
+        try {
+          const buf = await readFile(path);
+          if (buf.length > MAX_BYTES) return ctx.onError(`${path}: larger than ${MAX_BYTES} bytes; keeping the previous servers`);
+          const parsed = parseServersFile(buf.toString('utf8'), path);
+          if (parsed.ok) ctx.onUpdate(parsed.value);
+          else ctx.onError(`${parsed.error}; keeping the previous servers`);
+        } catch (err) {
+          ctx.onError(`${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; keeping the previous servers`);
+        }
+      });
+    };
+    return {
+      start() {
+        fsw = watch(path, { persistent: true, ignoreInitial: true });
+        fsw.on('add', read).on('change', read);
+        fsw.on('unlink', () => ctx.onError(`${path}: removed; keeping the previous servers`));
+        fsw.on('error', (err) => ctx.onError(`${path}: watch failed: ${(err as Error).message}`));
+        read();
+      },
+      async stop() {
+        await fsw?.close();
+        await reading;
+      },
+    };
+  },
+};

@@ -1,0 +1,14 @@
+import type { WatcherSchemas } from '../model/service';
+import { fileWatcher } from './file';
+import { staticWatcher } from './static';
+import type { WatcherType } from './watcher';
+
+/** Every watcher type by the name a service blob uses in `"type"`. Adding one is one file and one line here. */
+export const WATCHER_TYPES: Readonly<Record<string, WatcherType>> = {
+  static: staticWatcher,
+  file: fileWatcher,
+};
+
+export const WATCHER_SCHEMAS: WatcherSchemas = Object.fromEntries(
+  Object.entries(WATCHER_TYPES).map(([name, type]) => [name, type.options]),
+);

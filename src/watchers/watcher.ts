@@ -1,0 +1,26 @@
+import type { z } from 'zod';
+import type { Logger } from '../log';
+import type { Server } from '../model/server';
+
+/** What a watcher is given: who it works for, and where to report. */
+export interface WatcherContext {
+  service: string;
+  /** Relative paths in the service blob resolve against this directory. */
+  baseDir: string;
+  log: Logger;
+  /** The complete current server list (not a delta). */
+  onUpdate(servers: Server[]): void;
+  /** The source cannot be read right now; the last reported servers stay in force. */
+  onError(message: string): void;
+}
+
+export interface Watcher {
+  start(): void;
+  stop(): Promise<void>;
+}
+
+/** A watcher type: the blob keys it accepts and how to build one. Register it in `./index.ts`. */
+export interface WatcherType {
+  options: z.ZodRawShape;
+  create(options: Record<string, unknown>, ctx: WatcherContext): Watcher;
+}
