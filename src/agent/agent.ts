@@ -167,7 +167,9 @@ export class Agent {
       if (text === this.runningText && this.supervisor.running) return { reloaded: false };
       this.stats.applies++;
       const changes = summarizeChanges(this.running, services);
-      const reason = this.runningText === undefined ? 'initial start' : describeChanges(changes);
+      const serviceChange = changedServices(changes).length > 0;
+      const reason =
+        this.runningText === undefined ? 'initial start' : serviceChange ? describeChanges(changes) : 'global settings or templates changed (proxymgr.yml, SIGHUP)';
 
       const candidate = siblingTempPath(h.config_path, 'candidate');
       await writeAndSync(candidate, text);

@@ -37,6 +37,7 @@ const OUTPUT_LINES = 50;
 // HAProxy prints these as warnings on every soft stop (each reload); they are routine.
 const ROUTINE = /Proxy \S+ stopped \(cumulated|Stopping (proxy|frontend|backend) |Exiting Master process/;
 const STABLE_MS = 10_000;
+const HANDOFF_FAILED = /Failed to get the sockets from the old process|Failed to connect to the old process/;
 
 /**
  * Runs HAProxy as child processes, one per configuration generation.
@@ -129,10 +130,22 @@ export class Supervisor extends EventEmitter {
   }
 
   private async launch(): Promise<LaunchResult> {
+    const res = await this.launchOnce(true);
+    if (res.ok || !this.current || !res.output.some((l) => HANDOFF_FAILED.test(l))) return res;
+    // The old process's admin socket is unusable (deleted, or not ours): a plain -sf reload
+    // may refuse a few connections, but staying stuck on an old config forever is worse.
+    this.opts.log.warn({ event: 'haproxy_handoff_failed', pid: this.current.pid, output: res.output.slice(-3) }, 'socket handoff failed; reloading without it');
+    return this.launchOnce(false);
+  }
+
+  private async launchOnce(handoff: boolean): Promise<LaunchResult> {
     const t0 = performance.now();
     const old = this.current;
     const args = ['-db', '-f', this.opts.configPath];
-    if (old) {
+    if (old && !handoff) {
+      args.push('-sf', String(old.pid));
+      old.retiring = true;
+    } else if (old) {
       args.push('-x', this.opts.socketPath, '-sf', String(old.pid));
       // The old process may exit before we see the new one ready; that is the plan, not a crash.
       old.retiring = true;

@@ -68,7 +68,9 @@ export class AgentFixture {
     unlinkSync(join(this.servicesDir, `${name}.${ext}`));
   }
 
+  /** Starts the agent (again, after `stop`, to test restarts) and waits for its first apply. */
   async start(): Promise<void> {
+    const from = this.mark();
     this.proc = spawn(process.execPath, [CLI, 'run', '-c', this.configFile], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PROXYMGR_LOG_PRETTY: '0' } });
     createInterface({ input: this.proc.stdout! }).on('line', (line) => {
       try {
@@ -79,7 +81,7 @@ export class AgentFixture {
       for (const w of this.waiters.splice(0)) w();
     });
     createInterface({ input: this.proc.stderr! }).on('line', (line) => this.stderr.push(line));
-    await this.waitLog((l) => l.event === 'start' || l.event === 'apply_failed', 15_000);
+    await this.waitLog((l) => l.event === 'start' || l.event === 'apply_failed', 15_000, from);
   }
 
   /** Index to pass to `waitLog` so that only lines logged after now count. */

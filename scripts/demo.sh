@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Runs proxymgr on proxymgr.example.yml with four demo HTTP backends. Ctrl-C stops everything.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+npm run --silent build
+node scripts/demo-backends.js 9001 9002 9003 9004 &
+backends=$!
+trap 'kill $backends 2>/dev/null || true' EXIT
+cat >&2 <<'MSG'
+proxymgr demo: web on localhost:8080 (static list), api on localhost:8081 (servers file)
+  curl localhost:8080/       curl localhost:8081/
+  edit watchers/api.servers or add watchers/NAME.json and watch HAProxy follow; Ctrl-C to stop.
+MSG
+node dist/cli.js run -c proxymgr.example.yml

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what proxymgr needs and is missing: HAProxy (>= 2.6) from Debian, and the npm dependencies.
+# Safe to run again: it installs nothing that is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v haproxy >/dev/null 2>&1 || need+=(haproxy)
+command -v socat >/dev/null 2>&1 || need+=(socat)   # for operators poking the admin socket by hand
+if ((${#need[@]})); then
+  echo "install-deps: installing ${need[*]} from Debian" >&2
+  SUDO=
+  [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq -o DPkg::Lock::Timeout=300 --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+version=$(haproxy -v | sed -n 's/^HAProxy version \([0-9]*\.[0-9]*\).*/\1/p')
+if ! printf '%s\n2.6\n' "$version" | sort -V -C -r; then
+  echo "install-deps: HAProxy $version found; proxymgr needs 2.6 or newer" >&2
+  exit 1
+fi
+
+# npm ci only when node_modules is missing or older than the lock file.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "install-deps: npm ci" >&2
+  npm ci --no-audit --no-fund --loglevel=error
+fi
