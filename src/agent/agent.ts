@@ -60,6 +60,8 @@ export class Agent {
     this.quiescence = new Quiescence(
       { quietMs: config.reload.quiet_ms, maxWaitMs: config.reload.max_wait_ms, minIntervalMs: config.reload.min_interval_ms },
       () => this.applyNow().then(() => undefined),
+      undefined,
+      (err) => this.log.error({ event: 'apply_failed', error: (err as Error).message }, 'apply failed; will retry on the next change'),
     );
     if (opts.manageHAProxy) {
       const h = config.haproxy;
@@ -158,6 +160,15 @@ export class Agent {
   }
 
   private async apply(): Promise<ApplyOutcome> {
+    try {
+      return await this.applyOnce();
+    } catch (err) {
+      // Disk full, permissions, ...: HAProxy keeps running what it has; report and carry on.
+      return this.fail(`apply failed: ${(err as Error).message}`, [], performance.now());
+    }
+  }
+
+  private async applyOnce(): Promise<ApplyOutcome> {
     if (this.stopped || !this.supervisor) return { reloaded: false };
     const t0 = performance.now();
     const h = this.config.haproxy;

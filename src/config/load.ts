@@ -43,8 +43,9 @@ export function parseConfig(text: string, path: string): Config {
   const socketPath = abs(cfg.haproxy.socket_path);
   const configPath = abs(cfg.haproxy.config_path);
   const late: string[] = [];
-  // Both land in haproxy.cfg, resolved; unix socket paths are limited to 108 bytes.
-  if (Buffer.byteLength(socketPath) > 100) late.push(`haproxy.socket_path: resolves to ${socketPath}, longer than 100 bytes`);
+  // Both land in haproxy.cfg, resolved. sun_path holds 108 bytes and HAProxy binds
+  // "<path>.<pid>.tmp" first, so leave it room.
+  if (Buffer.byteLength(socketPath) > 90) late.push(`haproxy.socket_path: resolves to ${socketPath}, longer than 90 bytes (unix socket limit)`);
   for (const [key, p] of [['haproxy.socket_path', socketPath], ['haproxy.config_path', configPath]]) {
     if (/\s/.test(p)) late.push(`${key}: resolves to ${JSON.stringify(p)}, which contains whitespace`);
   }

@@ -5,7 +5,11 @@ import { configText } from '../model/fields';
 /** A path that is written into haproxy.cfg: no whitespace, so it needs no quoting. */
 const cfgPath = configText.min(1).regex(/^\S+$/, 'must not contain whitespace');
 
-const duration = z.string().regex(/^\d+(us|ms|s|m|h|d)?$/, 'must be an HAProxy time such as 500ms, 30s or 5m');
+// A bare number is milliseconds, as in HAProxy itself.
+const duration = z.preprocess(
+  (v) => (typeof v === 'number' && Number.isInteger(v) && v >= 0 ? `${v}ms` : v),
+  z.string('must be an HAProxy time such as 500ms, 30s or 5m').regex(/^\d+(us|ms|s|m|h|d)?$/, 'must be an HAProxy time such as 500ms, 30s or 5m'),
+);
 
 const ms = (def: number, max: number) => z.int('must be an integer (milliseconds)').min(0).max(max).default(def);
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isValidHost, parseServerSpec, MAX_WEIGHT, type Server } from './server';
+import { canonicalHost, isValidHost, parseServerSpec, MAX_WEIGHT, type Server } from './server';
 
 /**
  * A string that ends up on a line of haproxy.cfg. A newline (or any control
@@ -14,7 +14,7 @@ export const port = z.int('must be an integer').min(1, 'must be 1..65535').max(6
 
 export const weight = z.int('must be an integer').min(0, `must be 0..${MAX_WEIGHT}`).max(MAX_WEIGHT, `must be 0..${MAX_WEIGHT}`);
 
-export const host = z.string().refine(isValidHost, 'must be an IP address or a hostname');
+export const host = z.string().refine(isValidHost, 'must be an IP address or a hostname').transform(canonicalHost);
 
 const serverObject = z.strictObject({ address: host, port, weight: weight.optional() });
 

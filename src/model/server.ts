@@ -13,7 +13,18 @@ const HOSTNAME =
   /^(?=.{1,253}\.?$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 
 export function isValidHost(host: string): boolean {
-  return isIP(host) !== 0 || HOSTNAME.test(host);
+  // A zone id (fe80::1%eth0) cannot be written in a server name or reach HAProxy safely.
+  if (host.includes('%')) return false;
+  if (isIP(host) !== 0) return true;
+  // "010.0.0.1" or "1.2.3" would be read by libc as legacy IPv4 numbers, not what they look like.
+  if (/^[0-9.]+$/.test(host)) return false;
+  return HOSTNAME.test(host);
+}
+
+/** One spelling per address, so duplicates are found: lower-case names, compressed IPv6. */
+export function canonicalHost(host: string): string {
+  if (isIP(host) === 6) return new URL(`http://[${host}]/`).hostname.slice(1, -1);
+  return host.toLowerCase().replace(/\.$/, '');
 }
 
 export function isValidPort(port: number): boolean {
@@ -26,8 +37,9 @@ export function isValidWeight(weight: number): boolean {
 
 /**
  * The HAProxy server name for a backend. Stable across renders, so the runtime
- * socket can address a server by name whatever else changed. IPv6 colons are not
- * allowed in HAProxy identifiers, so v6 names get a prefix no hostname can have.
+ * socket can address a server by name whatever else changed. IPv6 names get
+ * their colons replaced and a prefix no hostname can have, so that
+ * `name:port` stays unambiguous.
  */
 export function serverName(server: Pick<Server, 'address' | 'port'>): string {
   if (isIP(server.address) === 6) return `v6_${server.address.replace(/:/g, '.')}_${server.port}`;
@@ -55,7 +67,7 @@ export function parseServerSpec(text: string): ParseResult<Server> {
   const v6 = /^\[([^\]]+)\]:(\d+)$/.exec(hostPort);
   if (v6) {
     [, host, portText] = v6;
-    if (isIP(host) !== 6) return { ok: false, error: `invalid IPv6 address ${JSON.stringify(host)}` };
+    if (isIP(host) !== 6 || !isValidHost(host)) return { ok: false, error: `invalid IPv6 address ${JSON.stringify(host)}` };
   } else {
     const idx = hostPort.lastIndexOf(':');
     if (idx <= 0) return { ok: false, error: `missing port in ${JSON.stringify(hostPort)}` };
@@ -66,7 +78,7 @@ export function parseServerSpec(text: string): ParseResult<Server> {
   if (!isValidHost(host)) return { ok: false, error: `invalid host ${JSON.stringify(host)}` };
   const port = /^\d{1,5}$/.test(portText) ? Number(portText) : NaN;
   if (!isValidPort(port)) return { ok: false, error: `invalid port ${JSON.stringify(portText)} (1..65535)` };
-  const server: Server = { address: host, port };
+  const server: Server = { address: canonicalHost(host), port };
   if (parts.length === 2) {
     const weight = /^\d{1,3}$/.test(parts[1]) ? Number(parts[1]) : NaN;
     if (!isValidWeight(weight)) return { ok: false, error: `invalid weight ${JSON.stringify(parts[1])} (0..${MAX_WEIGHT})` };

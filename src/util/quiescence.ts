@@ -19,11 +19,14 @@ export class Quiescence {
   private again = false;
   private lastFireAt = -Infinity;
   private closed = false;
+  private flushAgain = false;
 
   constructor(
     private readonly opts: QuiescenceOptions,
     private readonly fire: () => Promise<void>,
     private readonly now: () => number = () => Date.now(),
+    /** A failed `fire` is reported here; the timer keeps working. */
+    private readonly onError: (err: unknown) => void = () => undefined,
   ) {}
 
   trigger(): void {
@@ -41,7 +44,7 @@ export class Quiescence {
   flush(): void {
     if (this.closed) return;
     this.firstAt ??= this.now();
-    if (this.running) this.again = true;
+    if (this.running) this.flushAgain = true;
     else this.arm(0);
   }
 
@@ -70,9 +73,14 @@ export class Quiescence {
     this.lastFireAt = this.now();
     try {
       await this.fire();
+    } catch (err) {
+      this.onError(err);
     } finally {
       this.running = false;
-      if (this.again && !this.closed) {
+      if (!this.closed && this.flushAgain) {
+        this.flushAgain = this.again = false;
+        this.arm(0);
+      } else if (!this.closed && this.again) {
         this.again = false;
         this.firstAt = this.now();
         this.schedule(this.firstAt);

@@ -1,0 +1,141 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { DesiredService } from '../../../src/model/desired';
+import { renderConfig, sectionAtLine, type RenderSettings } from '../../../src/render/render';
+import { loadTemplates, SHIPPED_TEMPLATE_DIR } from '../../../src/render/templates';
+
+const settings: RenderSettings = {
+  socketPath: '/run/pm/admin.sock',
+  bindAddress: '127.0.0.2',
+  hardStopAfter: '5m',
+  global: ['maxconn 4096'],
+  defaults: ['mode tcp', 'timeout connect 5s'],
+};
+
+const services: DesiredService[] = [
+  {
+    name: 'web',
+    listen: { port: 8080, listenOptions: ['mode http', 'balance leastconn'], serverOptions: ['check', 'inter 2s'] },
+    servers: [
+      { address: '10.0.0.1', port: 80 },
+      { address: '10.0.0.2', port: 80, weight: 0 },
+      { address: '::1', port: 81, weight: 7 },
+    ],
+  },
+  {
+    name: 'api',
+    listen: { port: 9000, listenOptions: [], serverOptions: [] },
+    servers: [{ address: 'api.example', port: 9001, weight: 256 }],
+  },
+];
+
+describe('loadTemplates + renderConfig', () => {
+  const templates = loadTemplates();
+  const out = renderConfig(templates, settings, services);
+  const lines = out.split('\n');
+
+  test('reads the shipped main template and partials', () => {
+    expect(templates.sources).toContain(join(SHIPPED_TEMPLATE_DIR, 'haproxy.cfg.hbs'));
+    expect(templates.sources).toContain(join(SHIPPED_TEMPLATE_DIR, 'partials', 'server.hbs'));
+  });
+
+  test('is deterministic and independent of service order', () => {
+    expect(renderConfig(loadTemplates(), settings, services)).toBe(out);
+    expect(renderConfig(templates, settings, [...services].reverse())).toBe(out);
+  });
+
+  test('services are sorted by name', () => {
+    expect(lines.filter((l) => l.startsWith('listen '))).toEqual(['listen api', 'listen web']);
+  });
+
+  test('stats socket line uses the socket path with mode 600', () => {
+    expect(lines.map((l) => l.trim())).toContain('stats socket /run/pm/admin.sock mode 600 level admin expose-fd listeners');
+    expect(lines.map((l) => l.trim())).toContain('hard-stop-after 5m');
+  });
+
+  test('global and defaults lines are rendered in their sections', () => {
+    const g = lines.indexOf('global');
+    const d = lines.indexOf('defaults');
+    expect(g).toBeGreaterThanOrEqual(0);
+    expect(d).toBeGreaterThan(g);
+    expect(lines.indexOf('    maxconn 4096')).toBeGreaterThan(g);
+    expect(lines.indexOf('    maxconn 4096')).toBeLessThan(d);
+    expect(lines.slice(d + 1, d + 3)).toEqual(['    mode tcp', '    timeout connect 5s']);
+  });
+
+  test('listen section: bind on the bind address, options, then servers', () => {
+    const i = lines.indexOf('listen web');
+    expect(lines.slice(i, i + 7)).toEqual([
+      'listen web',
+      '    bind 127.0.0.2:8080',
+      '    mode http',
+      '    balance leastconn',
+      '    server 10.0.0.1:80 10.0.0.1:80 check inter 2s',
+      '    server 10.0.0.2:80 10.0.0.2:80 check inter 2s weight 0',
+      '    server v6_..1_81 ::1:81 check inter 2s weight 7',
+    ]);
+  });
+
+  test('server without options or weight', () => {
+    const i = lines.indexOf('listen api');
+    expect(lines.slice(i, i + 3)).toEqual(['listen api', '    bind 127.0.0.2:9000', '    server api.example:9001 api.example:9001 weight 256']);
+  });
+
+  test('no services renders only global and defaults', () => {
+    const text = renderConfig(templates, settings, []);
+    expect(text).not.toMatch(/^listen /m);
+    expect(text).toMatch(/^defaults$/m);
+  });
+});
+
+describe('loadTemplates with an override dir', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'pm-tpl-'));
+    mkdirSync(join(dir, 'partials'));
+    writeFileSync(join(dir, 'partials', 'server.hbs'), '    server {{name}} {{address}} # custom\n');
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('a partial in the override dir replaces the shipped one; the rest stays shipped', () => {
+    const t = loadTemplates(dir);
+    expect(t.sources).toContain(join(dir, 'partials', 'server.hbs'));
+    expect(t.sources).not.toContain(join(SHIPPED_TEMPLATE_DIR, 'partials', 'server.hbs'));
+    expect(t.sources).toContain(join(SHIPPED_TEMPLATE_DIR, 'haproxy.cfg.hbs'));
+    const lines = renderConfig(t, settings, services).split('\n');
+    expect(lines).toContain('    server api.example:9001 api.example:9001 # custom');
+    expect(lines).toContain('listen api');
+    expect(lines.some((l) => l.includes('weight 256'))).toBe(false);
+  });
+});
+
+describe('sectionAtLine', () => {
+  const text = renderConfig(loadTemplates(), settings, services);
+  const lines = text.split('\n');
+  const lineOf = (s: string) => lines.indexOf(s) + 1;
+
+  test.each([
+    ['listen api', 'api'],
+    ['    bind 127.0.0.2:9000', 'api'],
+    ['listen web', 'web'],
+    ['    balance leastconn', 'web'],
+    ['    server v6_..1_81 ::1:81 check inter 2s weight 7', 'web'],
+  ])('line %j -> %s', (line, section) => {
+    expect(lineOf(line)).toBeGreaterThan(0);
+    expect(sectionAtLine(text, lineOf(line))).toBe(section);
+  });
+
+  test.each(['global', '    maxconn 4096', 'defaults', '    mode tcp'])('line %j (global/defaults) -> undefined', (line) => {
+    expect(lineOf(line)).toBeGreaterThan(0);
+    expect(sectionAtLine(text, lineOf(line))).toBeUndefined();
+  });
+
+  test('hand-written config; line numbers are 1-based; past the end stays in the last section', () => {
+    const cfg = ['global', '  daemon', 'defaults', '  mode tcp', 'listen a', '  bind :1', 'frontend f', '  bind :2', 'backend b', '  server x 1.1.1.1:1', 'defaults', '  mode http'].join('\n');
+    expect([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 99].map((n) => sectionAtLine(cfg, n))).toEqual([
+      undefined, undefined, undefined, undefined, 'a', 'a', 'f', 'f', 'b', 'b', undefined, undefined, undefined,
+    ]);
+    expect(sectionAtLine(cfg, 0)).toBeUndefined();
+  });
+});
