@@ -13,7 +13,6 @@ module.exports = {
       transform: ts,
       // These tests run the real CLI from dist/, so build it first.
       globalSetup: '<rootDir>/test/support/build.ts',
-      testTimeout: 60000,
     },
   ],
 };

@@ -7,13 +7,16 @@ import { changedServices, describeChanges, listenKey, summarizeChanges } from '.
 import { assignPorts, type DesiredService } from '../model/desired';
 import type { ListenSpec } from '../model/service';
 import { checkConfig, attributeMessages, type ConfigProblem } from '../haproxy/config-check';
+import { RuntimeClient } from '../haproxy/runtime-client';
 import { Supervisor } from '../haproxy/supervisor';
+import { HostResolver } from '../dns/host-resolver';
 import { renderConfig, type RenderSettings } from '../render/render';
 import { loadTemplates, type CompiledTemplates } from '../render/templates';
 import { createServiceConfigSource } from '../service-config';
 import type { ServiceConfigSource } from '../service-config/source';
 import { siblingTempPath, writeAndSync, writeFileAtomic } from '../util/atomic-write';
 import { Quiescence } from '../util/quiescence';
+import { RuntimeUpdater, type RuntimeTrigger } from './runtime-updater';
 import { ServiceTable, type ServiceStatus } from './service-table';
 
 export interface AgentOptions {
@@ -33,22 +36,38 @@ const MAX_ATTEMPTS = 5;
 
 /**
  * The loop in the middle: service-config source -> service table (blobs, watchers)
- * -> desired state -> render -> `haproxy -c` -> write -> reload. Changes are
- * coalesced by a bounded quiescence timer so a burst costs one reload.
+ * -> desired state, then the cheapest safe path to it:
+ *  - server membership, weights and addresses go over the runtime API at once
+ *    (batched per event-loop tick), with no reload;
+ *  - a new, removed or reconfigured service (or proxymgr.yml) needs a reload:
+ *    render -> `haproxy -c` -> write -> socket-handoff reload, coalesced by a
+ *    bounded quiescence timer and rate limited.
+ * Both paths run one at a time, in order.
  */
 export class Agent {
   readonly services: ServiceTable;
   readonly supervisor?: Supervisor;
+  readonly client?: RuntimeClient;
+  private readonly runtime?: RuntimeUpdater;
+  private readonly resolver: HostResolver;
   private source?: ServiceConfigSource;
   private templates: CompiledTemplates;
-  private readonly quiescence: Quiescence;
+  private readonly reloadTimer: Quiescence;
+  /** What HAProxy runs: listen sections as of the last reload, servers as of the last runtime update. */
   private running: DesiredService[] = [];
   private runningText?: string;
+  /** Listen sections, settings and templates as of the last reload: a difference needs a reload. */
+  private runningShape?: string;
+  /** Services the runtime API could not update, with why; the next reload includes them. */
+  private readonly forced = new Map<string, string>();
   private started = false;
   private stopped = false;
-  private applying: Promise<ApplyOutcome> = Promise.resolve({ reloaded: false });
+  private chain: Promise<unknown> = Promise.resolve();
+  private runtimeQueued = false;
+  private retryTimer?: NodeJS.Timeout;
+  private driftTimer?: NodeJS.Timeout;
   lastError?: string;
-  readonly stats = { applies: 0, reloads: 0, failedApplies: 0 };
+  readonly stats = { reloads: 0, failedApplies: 0, runtimeUpdates: 0, runtimeCommands: 0 };
 
   constructor(
     private config: Config,
@@ -57,14 +76,22 @@ export class Agent {
   ) {
     this.templates = loadTemplates(config.haproxy.template_dir);
     this.services = new ServiceTable(log, () => this.changed());
-    this.quiescence = new Quiescence(
-      { quietMs: config.reload.quiet_ms, maxWaitMs: config.reload.max_wait_ms, minIntervalMs: config.reload.min_interval_ms },
-      () => this.applyNow().then(() => undefined),
+    this.resolver = new HostResolver(log, () => this.changed());
+    this.reloadTimer = new Quiescence(
+      {
+        quietMs: config.reload.quiet_ms,
+        maxWaitMs: config.reload.max_wait_ms,
+        minIntervalMs: config.reload.min_interval_ms,
+        jitterMs: config.reload.jitter_ms,
+      },
+      () => this.enqueue(() => this.reload()).then(() => undefined),
       undefined,
-      (err) => this.log.error({ event: 'apply_failed', error: (err as Error).message }, 'apply failed; will retry on the next change'),
+      (err) => this.log.error({ event: 'apply_failed', error: (err as Error).message }, 'reload failed; will retry on the next change'),
     );
     if (opts.manageHAProxy) {
       const h = config.haproxy;
+      this.client = new RuntimeClient(h.socket_path, config.runtime.timeout_ms);
+      this.runtime = new RuntimeUpdater(this.client, log, () => this.config.runtime.drain_ms);
       this.supervisor = new Supervisor({
         binary: h.path,
         configPath: h.config_path,
@@ -73,27 +100,38 @@ export class Agent {
         stopTimeoutMs: h.stop_timeout_ms,
         log: log.child({ component: 'haproxy' }),
       });
+      // A restarted HAProxy runs the config file, which holds every current server; re-check states.
+      this.supervisor.on('restarted', () => this.queueRuntime());
     }
   }
 
   /** Loads every service, waits for the watchers' first answers, then renders and (for `run`) starts HAProxy. */
   async start(): Promise<ApplyOutcome> {
     if (this.opts.manageHAProxy) {
-      for (const p of [this.config.haproxy.config_path, this.config.haproxy.socket_path]) mkdirSync(dirname(p), { recursive: true });
+      const h = this.config.haproxy;
+      for (const p of [h.config_path, h.socket_path, h.state_file]) mkdirSync(dirname(p), { recursive: true });
     }
     this.source = createServiceConfigSource(this.config.service_config);
     await this.source.start(this.services);
     await this.waitSettled(this.opts.initialSyncMs ?? 3000);
+    // Ask for every hostname once and wait, so the first render has their servers.
+    this.desired();
+    await this.resolver.settled();
     this.started = true;
-    return this.opts.manageHAProxy ? this.applyNow() : { reloaded: false };
+    if (!this.opts.manageHAProxy) return { reloaded: false };
+    const outcome = await this.enqueue(() => this.reload());
+    this.armDrift();
+    return outcome;
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.quiescence.close();
+    this.reloadTimer.close();
+    clearTimeout(this.retryTimer);
+    clearTimeout(this.driftTimer);
     await this.source?.stop();
     await this.services.stopAll();
-    await this.applying.catch(() => undefined);
+    await this.chain.catch(() => undefined);
     await this.supervisor?.stop();
   }
 
@@ -115,21 +153,54 @@ export class Agent {
 
   /** The haproxy.cfg the current state renders to (what `render` prints). */
   render(): string {
-    return renderConfig(this.templates, this.renderSettings(), this.desired().services);
+    return renderConfig(this.templates, this.renderSettings(), this.desired());
   }
 
   statuses(): ServiceStatus[] {
     return this.services.statuses();
   }
 
-  /** Applies now, skipping the quiet period (startup, tests). */
-  applyNow(): Promise<ApplyOutcome> {
-    this.applying = this.applying.then(() => this.apply(), () => this.apply());
-    return this.applying;
+  /** Reloads now if anything needs it, skipping the quiet period (tests, benchmarks). */
+  reloadNow(): Promise<ApplyOutcome> {
+    return this.enqueue(() => this.reload());
   }
 
+  /** Resolves once every queued update has run. */
+  async idle(): Promise<void> {
+    while (this.runtimeQueued) await new Promise((r) => setImmediate(r));
+    await this.chain.catch(() => undefined);
+  }
+
+  private enqueue<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.chain.then(fn, fn);
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Something may have changed: servers go out on the next tick; a shape change arms the reload timer. */
   private changed(): void {
-    if (this.started && !this.stopped && this.opts.manageHAProxy) this.quiescence.trigger();
+    if (!this.started || this.stopped || !this.opts.manageHAProxy) return;
+    this.queueRuntime();
+    if (this.runningShape !== undefined && this.shapeOf(this.desired()) !== this.runningShape) this.reloadTimer.trigger();
+  }
+
+  private queueRuntime(trigger: RuntimeTrigger = 'change'): void {
+    if (this.runtimeQueued || this.stopped) return;
+    this.runtimeQueued = true;
+    // setImmediate: every watcher report of this tick goes out in one batch.
+    setImmediate(() => {
+      this.runtimeQueued = false;
+      void this.enqueue(() => this.runtimeUpdate(trigger));
+    });
+  }
+
+  private armDrift(): void {
+    const every = this.config.runtime.drift_interval_ms;
+    if (!every || this.stopped) return;
+    this.driftTimer = setTimeout(() => {
+      void this.enqueue(() => this.runtimeUpdate('drift')).finally(() => this.armDrift());
+    }, every);
+    this.driftTimer.unref();
   }
 
   private async waitSettled(ms: number): Promise<void> {
@@ -139,10 +210,23 @@ export class Agent {
 
   private renderSettings(): RenderSettings {
     const h = this.config.haproxy;
-    return { socketPath: h.socket_path, bindAddress: h.bind_address, hardStopAfter: h.hard_stop_after, global: h.global, defaults: h.defaults };
+    return {
+      socketPath: h.socket_path,
+      stateFile: h.state_file,
+      bindAddress: h.bind_address,
+      hardStopAfter: h.hard_stop_after,
+      global: h.global,
+      defaults: h.defaults,
+    };
   }
 
-  private desired(): { services: DesiredService[] } {
+  /** Everything a reload would change, and nothing a runtime update can. */
+  private shapeOf(services: readonly DesiredService[]): string {
+    return JSON.stringify([this.renderSettings(), this.templates.sources, services.map((s) => [s.name, listenKey(s.listen)])]);
+  }
+
+  /** The services as they should run: definitions, port assignment, hostnames resolved. */
+  private desired(): DesiredService[] {
     const runningListen = new Map<string, ListenSpec>(this.running.map((s) => [s.name, s.listen]));
     const runningPorts = new Map(this.running.map((s) => [s.name, s.listen.port]));
     const { services, conflicts } = assignPorts(this.services.candidates(runningListen), runningPorts);
@@ -156,31 +240,73 @@ export class Agent {
       if (e && e.conflict !== message) this.log.error({ event: 'port_conflict', service: c.name, port: c.port, holder: c.holder }, `service ${c.name}: ${message}`);
       if (e) e.conflict = message;
     }
-    return { services };
+    return services.map((s) => ({ ...s, servers: this.resolver.resolve(s.servers) }));
   }
 
-  private async apply(): Promise<ApplyOutcome> {
+  /** The runtime path: bring servers of services whose listen section is unchanged in line, without a reload. */
+  private async runtimeUpdate(trigger: RuntimeTrigger): Promise<void> {
+    if (this.stopped || !this.runtime || !this.supervisor?.running || this.runningText === undefined) return;
+    const desired = this.desired();
+    const runningKeys = new Map(this.running.map((s) => [s.name, listenKey(s.listen)]));
+    const eligible = desired.filter((s) => runningKeys.get(s.name) === listenKey(s.listen) && !this.forced.has(s.name));
+    const dirty = trigger === 'change' ? eligible.filter((s) => !sameServerSet(s, this.running)) : eligible;
+    let outcome;
     try {
-      return await this.applyOnce();
+      outcome = await this.runtime.update(dirty, trigger);
+    } catch (err) {
+      // The admin socket is unreachable (HAProxy restarting?): the drift pass or the restart hook retries.
+      this.log.warn({ event: 'runtime_unavailable', error: (err as Error).message }, 'runtime API unavailable; will retry');
+      this.scheduleRetry(1000);
+      return;
+    }
+    this.stats.runtimeUpdates++;
+    this.stats.runtimeCommands += outcome.commands;
+    const applied = new Map(desired.filter((s) => outcome.applied.includes(s.name)).map((s) => [s.name, s.servers]));
+    this.running = this.running.map((s) => (applied.has(s.name) ? { ...s, servers: applied.get(s.name)! } : s));
+    for (const r of outcome.needReload) this.forced.set(r.service, r.reason);
+    if (outcome.needReload.length) this.reloadTimer.trigger();
+    if (outcome.retryInMs !== undefined) this.scheduleRetry(outcome.retryInMs);
+    // Keep the file on disk equal to what runs, so a crash restart or a reload reproduces it.
+    const text = renderConfig(this.templates, this.renderSettings(), this.running);
+    if (text !== this.runningText) {
+      await writeFileAtomic(this.config.haproxy.config_path, text);
+      this.runningText = text;
+    }
+  }
+
+  private scheduleRetry(ms: number): void {
+    if (this.stopped) return;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => this.queueRuntime('drain'), ms);
+  }
+
+  /** The reload path: render everything, `haproxy -c`, write, hand the sockets to a new HAProxy. */
+  private async reload(): Promise<ApplyOutcome> {
+    try {
+      return await this.reloadOnce();
     } catch (err) {
       // Disk full, permissions, ...: HAProxy keeps running what it has; report and carry on.
       return this.fail(`apply failed: ${(err as Error).message}`, [], performance.now());
     }
   }
 
-  private async applyOnce(): Promise<ApplyOutcome> {
+  private async reloadOnce(): Promise<ApplyOutcome> {
     if (this.stopped || !this.supervisor) return { reloaded: false };
     const t0 = performance.now();
     const h = this.config.haproxy;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const { services } = this.desired();
+      const services = this.desired();
+      const shape = this.shapeOf(services);
+      if (shape === this.runningShape && this.forced.size === 0 && this.supervisor.running) return { reloaded: false };
       const text = renderConfig(this.templates, this.renderSettings(), services);
-      if (text === this.runningText && this.supervisor.running) return { reloaded: false };
-      this.stats.applies++;
       const changes = summarizeChanges(this.running, services);
-      const serviceChange = changedServices(changes).length > 0;
+      const forced = [...this.forced].map(([s, why]) => `${s} (${why})`);
       const reason =
-        this.runningText === undefined ? 'initial start' : serviceChange ? describeChanges(changes) : 'global settings or templates changed (proxymgr.yml, SIGHUP)';
+        this.runningText === undefined
+          ? 'initial start'
+          : [changedServices(changes).length ? describeChanges(changes) : '', forced.length ? `runtime update failed: ${forced.join(', ')}` : '']
+              .filter(Boolean)
+              .join('; ') || (shape !== this.runningShape ? 'global settings or templates changed (proxymgr.yml, SIGHUP)' : 'HAProxy not running');
 
       const candidate = siblingTempPath(h.config_path, 'candidate');
       await writeAndSync(candidate, text);
@@ -191,6 +317,7 @@ export class Agent {
         if (this.blame(check.problems, services, 'haproxy -c')) continue;
         return this.fail('haproxy -c rejected the configuration; HAProxy keeps running the previous one', check.problems, t0);
       }
+      await this.saveServerState();
       await rename(candidate, h.config_path);
 
       const wasRunning = this.supervisor.running;
@@ -204,6 +331,9 @@ export class Agent {
       }
       this.running = services;
       this.runningText = text;
+      this.runningShape = shape;
+      this.forced.clear();
+      this.runtime?.reset();
       this.lastError = undefined;
       this.stats.reloads++;
       this.log.info(
@@ -218,9 +348,26 @@ export class Agent {
         },
         wasRunning ? `reloaded HAProxy: ${reason}` : `started HAProxy: ${reason}`,
       );
+      // The state file may have restored a state we no longer want (a server back from maint): check now.
+      this.queueRuntime('after-reload');
       return { reloaded: true };
     }
     return this.fail('gave up after setting aside services HAProxy refused', [], t0);
+  }
+
+  /**
+   * Dumps `show servers state` to the state file the new process loads, so runtime
+   * weights, maint and health survive the reload. Server names carry the port, so
+   * the stale-port trap (haproxy/haproxy#1412, #2103) cannot hit a renamed server.
+   */
+  private async saveServerState(): Promise<void> {
+    if (!this.client || !this.supervisor?.running) return;
+    try {
+      const [reply] = await this.client.batch(['show servers state']);
+      if (reply.ok) await writeFileAtomic(this.config.haproxy.state_file, reply.output.endsWith('\n') ? reply.output : `${reply.output}\n`, 0o600);
+    } catch (err) {
+      this.log.warn({ event: 'state_save_failed', error: (err as Error).message }, 'could not save server state before reload');
+    }
   }
 
   /**
@@ -256,4 +403,9 @@ export class Agent {
     this.log.error({ event: 'apply_failed', error: message, problems, ms: Math.round(performance.now() - t0) }, message);
     return { reloaded: false, error: message };
   }
+}
+
+function sameServerSet(s: DesiredService, running: readonly DesiredService[]): boolean {
+  const r = running.find((x) => x.name === s.name);
+  return r !== undefined && JSON.stringify(r.servers) === JSON.stringify(s.servers);
 }

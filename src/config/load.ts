@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import yaml from 'js-yaml';
 import { configSchema, type RawConfig } from './schema';
 import { formatIssues } from '../model/fields';
 
 /** proxymgr.yml, validated, with every relative path resolved against the file's directory. */
-export type Config = RawConfig & { file: string };
+export type Config = RawConfig & { file: string; haproxy: RawConfig['haproxy'] & { state_file: string } };
 
 export class ConfigError extends Error {
   constructor(
@@ -42,11 +42,12 @@ export function parseConfig(text: string, path: string): Config {
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
   const socketPath = abs(cfg.haproxy.socket_path);
   const configPath = abs(cfg.haproxy.config_path);
+  const stateFile = cfg.haproxy.state_file === undefined ? join(dirname(configPath), 'server-state') : abs(cfg.haproxy.state_file);
   const late: string[] = [];
   // Both land in haproxy.cfg, resolved. sun_path holds 108 bytes and HAProxy binds
   // "<path>.<pid>.tmp" first, so leave it room.
   if (Buffer.byteLength(socketPath) > 90) late.push(`haproxy.socket_path: resolves to ${socketPath}, longer than 90 bytes (unix socket limit)`);
-  for (const [key, p] of [['haproxy.socket_path', socketPath], ['haproxy.config_path', configPath]]) {
+  for (const [key, p] of [['haproxy.socket_path', socketPath], ['haproxy.config_path', configPath], ['haproxy.state_file', stateFile]]) {
     if (/\s/.test(p)) late.push(`${key}: resolves to ${JSON.stringify(p)}, which contains whitespace`);
   }
   if (late.length) throw new ConfigError(path, late);
@@ -58,6 +59,7 @@ export function parseConfig(text: string, path: string): Config {
       path: cfg.haproxy.path.includes('/') ? abs(cfg.haproxy.path) : cfg.haproxy.path,
       config_path: configPath,
       socket_path: socketPath,
+      state_file: stateFile,
       template_dir: cfg.haproxy.template_dir === undefined ? undefined : abs(cfg.haproxy.template_dir),
     },
     service_config: { ...cfg.service_config, path: abs(cfg.service_config.path) },

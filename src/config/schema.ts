@@ -39,6 +39,8 @@ const haproxy = z.strictObject({
   global: z.array(configText).default(DEFAULT_GLOBAL),
   defaults: z.array(configText).default(DEFAULT_DEFAULTS),
   hard_stop_after: duration.default('5m'),
+  /** Where server states (weights, maint, health) are saved across reloads; default: beside config_path. */
+  state_file: cfgPath.optional(),
   /** How long a new HAProxy process may take to answer on its admin socket. */
   ready_timeout_ms: ms(10_000, 600_000),
   /** How long HAProxy gets to finish connections on agent shutdown before SIGKILL. */
@@ -49,9 +51,20 @@ const reload = z.strictObject({
   /** A reload waits for this much quiet after the last change... */
   quiet_ms: ms(100, 60_000),
   /** ...but never longer than this after the first one, so churn cannot starve it. */
-  max_wait_ms: ms(2_000, 600_000),
-  /** Minimum time between the starts of two reloads. */
-  min_interval_ms: ms(0, 600_000),
+  max_wait_ms: ms(1_000, 600_000),
+  /** Minimum time between the starts of two reloads... */
+  min_interval_ms: ms(1_000, 600_000),
+  /** ...plus up to this much at random, so a fleet of sidecars does not reload in step. */
+  jitter_ms: ms(250, 600_000),
+});
+
+const runtime = z.strictObject({
+  /** A removed server drains this long (no new connections, persistent ones still served) before it is deleted; 0 puts it in maint at once. */
+  drain_ms: ms(0, 3_600_000),
+  /** How often HAProxy's servers are compared with the desired ones and repaired. 0 turns it off. */
+  drift_interval_ms: ms(10_000, 3_600_000),
+  /** Timeout of one runtime API exchange. */
+  timeout_ms: ms(5_000, 600_000),
 });
 
 const fileServiceConfig = z.strictObject({
@@ -67,6 +80,7 @@ const serviceConfig = z.discriminatedUnion('type', [fileServiceConfig], {
 export const configSchema = z.strictObject({
   haproxy: haproxy.default(() => haproxy.parse({})),
   reload: reload.default(() => reload.parse({})),
+  runtime: runtime.default(() => runtime.parse({})),
   service_config: serviceConfig,
   log: z
     .strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info') })

@@ -1,4 +1,5 @@
 import { connect } from 'node:net';
+import { parseInfo, parseServersState, replySeverity, type ActualServer } from './state-parse';
 
 /**
  * Sends one command to HAProxy's admin socket and returns the whole reply.
@@ -6,34 +7,107 @@ import { connect } from 'node:net';
  */
 export function runtimeCommand(socketPath: string, command: string, timeoutMs = 2000): Promise<string> {
   if (/[\r\n]/.test(command)) return Promise.reject(new Error('runtime command must be a single line'));
+  return exchange(socketPath, `${command}\n`, timeoutMs);
+}
+
+/** `show info` as a key/value map (Pid, Uptime_sec, CurrConns, ...). */
+export async function showInfo(socketPath: string, timeoutMs?: number): Promise<Record<string, string>> {
+  return parseInfo(await runtimeCommand(socketPath, 'show info', timeoutMs));
+}
+
+export interface RuntimeReply {
+  command: string;
+  output: string;
+  ok: boolean;
+  /** The reply without its `[N]: ` severity prefix. */
+  message: string;
+}
+
+const PROMPT = '\n> ';
+
+/**
+ * The runtime API client: batches go out one at a time (a queue), each on one
+ * connection in `prompt` mode with all commands pipelined, so every command gets
+ * its own framed reply. In non-interactive mode `;`-joined replies cannot be told
+ * apart (`del server` prints no blank line; shared/notes/haproxy-2.6.md §1.1).
+ */
+export class RuntimeClient {
+  private queue: Promise<unknown> = Promise.resolve();
+  readonly stats = { batches: 0, commands: 0, failed: 0 };
+
+  constructor(
+    readonly socketPath: string,
+    private readonly timeoutMs = 5000,
+  ) {}
+
+  /** Runs `commands` in order; resolves one reply per command (never rejects for a refused command). */
+  batch(commands: readonly string[]): Promise<RuntimeReply[]> {
+    const run = () => this.send(commands);
+    const next = this.queue.then(run, run);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  async showServersState(backend?: string): Promise<ActualServer[]> {
+    const [reply] = await this.batch([backend ? `show servers state ${backend}` : 'show servers state']);
+    if (!reply.ok) throw new Error(`show servers state: ${reply.message}`);
+    return parseServersState(reply.output);
+  }
+
+  /** `show servers state` of several backends in one round trip; a backend HAProxy does not know maps to undefined. */
+  async serversStateOf(backends: readonly string[]): Promise<Map<string, ActualServer[] | undefined>> {
+    const replies = await this.batch(backends.map((b) => `show servers state ${b}`));
+    const out = new Map<string, ActualServer[] | undefined>();
+    backends.forEach((b, i) => out.set(b, replies[i].ok ? parseServersState(replies[i].output) : undefined));
+    return out;
+  }
+
+  private async send(commands: readonly string[]): Promise<RuntimeReply[]> {
+    if (commands.length === 0) return [];
+    const lines = commands.map(escapeCommand);
+    const payload = ['prompt', 'set severity-output number', ...lines, 'quit'].join('\n') + '\n';
+    const raw = await exchange(this.socketPath, payload, this.timeoutMs);
+    // Replies come back in order, each followed by the prompt; [0] answers `prompt`, [1] the severity switch.
+    const parts = raw.split(PROMPT);
+    this.stats.batches++;
+    this.stats.commands += commands.length;
+    return commands.map((command, i) => {
+      const output = parts[i + 2];
+      if (output === undefined) {
+        this.stats.failed++;
+        return { command, output: '', ok: false, message: 'no reply (connection closed early)' };
+      }
+      const { severity, message } = replySeverity(output);
+      const ok = severity === undefined ? !/^(Unknown command|Permission denied)/.test(message) : severity > 3;
+      if (!ok) this.stats.failed++;
+      return { command, output, ok, message };
+    });
+  }
+}
+
+/** `;` separates commands and `\` escapes on the CLI; neither may split one of ours. */
+export function escapeCommand(command: string): string {
+  if (/[\r\n]/.test(command)) throw new Error(`runtime command must be a single line: ${JSON.stringify(command)}`);
+  return command.replace(/[\\;]/g, (c) => `\\${c}`);
+}
+
+function exchange(socketPath: string, payload: string, timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const sock = connect({ path: socketPath });
-    let out = '';
+    const chunks: Buffer[] = [];
     const timer = setTimeout(() => {
       sock.destroy();
-      reject(new Error(`runtime command timed out after ${timeoutMs} ms: ${command}`));
+      reject(new Error(`runtime API timed out after ${timeoutMs} ms`));
     }, timeoutMs);
-    sock.setEncoding('utf8');
-    sock.on('connect', () => sock.write(`${command}\n`));
-    sock.on('data', (d: string) => (out += d));
+    sock.on('connect', () => sock.write(payload));
+    sock.on('data', (d: Buffer) => chunks.push(d));
     sock.on('end', () => {
       clearTimeout(timer);
-      resolve(out);
+      resolve(Buffer.concat(chunks).toString('utf8'));
     });
     sock.on('error', (err) => {
       clearTimeout(timer);
       reject(err);
     });
   });
-}
-
-/** `show info` as a key/value map (Pid, Uptime_sec, CurrConns, ...). */
-export async function showInfo(socketPath: string, timeoutMs?: number): Promise<Record<string, string>> {
-  const reply = await runtimeCommand(socketPath, 'show info', timeoutMs);
-  const info: Record<string, string> = {};
-  for (const line of reply.split('\n')) {
-    const idx = line.indexOf(': ');
-    if (idx > 0) info[line.slice(0, idx)] = line.slice(idx + 2);
-  }
-  return info;
 }

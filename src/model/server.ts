@@ -5,6 +5,8 @@ export interface Server {
   address: string;
   port: number;
   weight?: number;
+  /** Set when `address` was resolved from a hostname: the name stays `hostname:port`. */
+  name?: string;
 }
 
 export const MAX_WEIGHT = 256;
@@ -41,7 +43,8 @@ export function isValidWeight(weight: number): boolean {
  * their colons replaced and a prefix no hostname can have, so that
  * `name:port` stays unambiguous.
  */
-export function serverName(server: Pick<Server, 'address' | 'port'>): string {
+export function serverName(server: Pick<Server, 'address' | 'port' | 'name'>): string {
+  if (server.name !== undefined) return server.name;
   if (isIP(server.address) === 6) return `v6_${server.address.replace(/:/g, '.')}_${server.port}`;
   return `${server.address}:${server.port}`;
 }
@@ -96,5 +99,5 @@ export function normalizeServers(servers: readonly Server[]): Server[] {
 
 export function sameServers(a: readonly Server[], b: readonly Server[]): boolean {
   if (a.length !== b.length) return false;
-  return a.every((s, i) => s.address === b[i].address && s.port === b[i].port && s.weight === b[i].weight);
+  return a.every((s, i) => s.address === b[i].address && s.port === b[i].port && s.weight === b[i].weight && s.name === b[i].name);
 }

@@ -5,6 +5,7 @@ import type { CompiledTemplates } from './templates';
 /** The haproxy-wide values the templates need besides the services. */
 export interface RenderSettings {
   socketPath: string;
+  stateFile: string;
   bindAddress: string;
   hardStopAfter: string;
   global: readonly string[];
@@ -13,6 +14,7 @@ export interface RenderSettings {
 
 export interface RenderContext {
   socket_path: string;
+  state_file: string;
   hard_stop_after: string;
   global: readonly string[];
   defaults: readonly string[];
@@ -28,6 +30,7 @@ export interface RenderContext {
 export function renderContext(settings: RenderSettings, services: readonly DesiredService[]): RenderContext {
   return {
     socket_path: settings.socketPath,
+    state_file: settings.stateFile,
     hard_stop_after: settings.hardStopAfter,
     global: settings.global,
     defaults: settings.defaults,

@@ -23,6 +23,10 @@ export class FileServiceConfig implements ServiceConfigSource {
   /** service name -> files that claim it; more than one is an error until one goes. */
   private readonly files = new Map<string, Set<string>>();
   private queue: Promise<void> = Promise.resolve();
+  /** Last content delivered per service, so a follow-up read of the same bytes is silent. */
+  private readonly delivered = new Map<string, string>();
+  private readonly followUps = new Set<NodeJS.Timeout>();
+  private stopped = false;
 
   constructor(private readonly dir: string) {}
 
@@ -43,14 +47,24 @@ export class FileServiceConfig implements ServiceConfigSource {
     const enqueue = (fn: () => Promise<void>) => (this.queue = this.queue.then(fn, fn));
     const refresh = (name: string) =>
       enqueue(async () => {
+        if (this.stopped) return;
         const claimants = [...(this.files.get(name) ?? [])].sort();
-        if (claimants.length === 0) return handler.remove(name);
-        if (claimants.length > 1) return handler.invalid(name, this.dir, [`defined twice: ${claimants.join(' and ')}`]);
+        if (claimants.length === 0) {
+          this.delivered.delete(name);
+          return handler.remove(name);
+        }
+        if (claimants.length > 1) {
+          this.delivered.delete(name);
+          return handler.invalid(name, this.dir, [`defined twice: ${claimants.join(' and ')}`]);
+        }
         const path = claimants[0];
         try {
           const buf = await readFile(path);
           if (buf.length > MAX_BYTES) return handler.invalid(name, path, [`larger than ${MAX_BYTES} bytes`]);
-          const decoded = decodeServiceFile(path, buf.toString('utf8'));
+          const text = buf.toString('utf8');
+          if (this.delivered.get(name) === `${path}\0${text}`) return;
+          this.delivered.set(name, `${path}\0${text}`);
+          const decoded = decodeServiceFile(path, text);
           if (decoded.ok) handler.upsert(name, decoded.raw, path, this.dir);
           else handler.invalid(name, path, [decoded.error]);
         } catch (err) {
@@ -69,7 +83,14 @@ export class FileServiceConfig implements ServiceConfigSource {
     });
     this.fsw.on('change', (path) => {
       const name = serviceOf(path);
-      if (name !== undefined) refresh(name);
+      if (name === undefined) return;
+      refresh(name);
+      // Events for writes in quick succession can coalesce: read again shortly after.
+      const t = setTimeout(() => {
+        this.followUps.delete(t);
+        refresh(name);
+      }, 100);
+      this.followUps.add(t);
     });
     this.fsw.on('unlink', (path) => {
       const name = serviceOf(path);
@@ -85,6 +106,8 @@ export class FileServiceConfig implements ServiceConfigSource {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.followUps) clearTimeout(t);
     await this.fsw?.close();
     await this.queue;
   }

@@ -3,8 +3,11 @@ export interface QuiescenceOptions {
   quietMs: number;
   /** ...or this long after the first trigger of a burst, whichever comes first. */
   maxWaitMs: number;
-  /** Never fire sooner than this after the previous firing started. */
+  /** Never fire sooner than this after the previous firing started... */
   minIntervalMs: number;
+  /** ...plus up to this much at random (applied to that spacing only), so a fleet does not fire in step. */
+  jitterMs?: number;
+  random?: () => number;
 }
 
 /**
@@ -54,9 +57,10 @@ export class Quiescence {
   }
 
   private schedule(now: number): void {
+    const jitter = this.opts.jitterMs ? (this.opts.random ?? Math.random)() * this.opts.jitterMs : 0;
     const due = Math.max(
       Math.min(now + this.opts.quietMs, this.firstAt! + this.opts.maxWaitMs),
-      this.lastFireAt + this.opts.minIntervalMs,
+      this.lastFireAt + this.opts.minIntervalMs + jitter,
     );
     this.arm(Math.max(0, due - now));
   }

@@ -6,6 +6,7 @@ import { normalizeServers, parseServerSpec, type ParseResult, type Server } from
 import type { WatcherType } from './watcher';
 
 const MAX_BYTES = 4 * 1024 * 1024;
+const FOLLOW_UP_MS = 100;
 
 /** Parses a servers file: one `host:port [weight]` per line, `#` comments, blank lines ignored. */
 export function parseServersFile(text: string, label: string): ParseResult<Server[]> {
@@ -30,19 +31,37 @@ export const fileWatcher: WatcherType = {
     const path = resolve(ctx.baseDir, options.file as string);
     let fsw: FSWatcher | undefined;
     let reading: Promise<void> = Promise.resolve();
-    const read = () => {
+    let last: string | undefined;
+    let stopped = false;
+    const followUps = new Set<NodeJS.Timeout>();
+    const readNow = () => {
       // Serialise reads so a slow read never reports after a newer one.
       reading = reading.then(async () => {
+        if (stopped) return;
         try {
           const buf = await readFile(path);
           if (buf.length > MAX_BYTES) return ctx.onError(`${path}: larger than ${MAX_BYTES} bytes; keeping the previous servers`);
-          const parsed = parseServersFile(buf.toString('utf8'), path);
+          const text = buf.toString('utf8');
+          if (text === last) return;
+          last = text;
+          const parsed = parseServersFile(text, path);
           if (parsed.ok) ctx.onUpdate(parsed.value);
           else ctx.onError(`${parsed.error}; keeping the previous servers`);
         } catch (err) {
+          last = undefined;
           ctx.onError(`${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; keeping the previous servers`);
         }
       });
+    };
+    const read = () => {
+      readNow();
+      // File events can coalesce when writes come close together; look again shortly
+      // after each one so the last write is never missed (unchanged content is skipped).
+      const t = setTimeout(() => {
+        followUps.delete(t);
+        readNow();
+      }, FOLLOW_UP_MS);
+      followUps.add(t);
     };
     return {
       start() {
@@ -53,6 +72,8 @@ export const fileWatcher: WatcherType = {
         read();
       },
       async stop() {
+        stopped = true;
+        for (const t of followUps) clearTimeout(t);
         await fsw?.close();
         await reading;
       },

@@ -30,8 +30,10 @@ describe('parseConfig', () => {
         hard_stop_after: '5m',
         ready_timeout_ms: 10000,
         stop_timeout_ms: 10000,
+        state_file: '/etc/haproxy/server-state',
       },
-      reload: { quiet_ms: 100, max_wait_ms: 2000, min_interval_ms: 0 },
+      reload: { quiet_ms: 100, max_wait_ms: 1000, min_interval_ms: 1000, jitter_ms: 250 },
+      runtime: { drain_ms: 0, drift_interval_ms: 10000, timeout_ms: 5000 },
       service_config: { type: 'file', path: '/etc/pm/services' },
       log: { level: 'info' },
     });
@@ -72,7 +74,7 @@ describe('parseConfig', () => {
   test('explicit values override defaults', () => {
     const cfg = parseConfig(`haproxy: {bind_address: "::1", global: [], hard_stop_after: 30s}\nreload: {quiet_ms: 5}\nlog: {level: debug}\n${SC}`, FILE);
     expect([cfg.haproxy.bind_address, cfg.haproxy.global, cfg.haproxy.hard_stop_after, cfg.reload.quiet_ms, cfg.reload.max_wait_ms, cfg.log.level]).toEqual([
-      '::1', [], '30s', 5, 2000, 'debug',
+      '::1', [], '30s', 5, 1000, 'debug',
     ]);
   });
 
@@ -131,6 +133,9 @@ describe('parseConfig', () => {
 
   test('a relative path resolved into a directory with whitespace is rejected', () => {
     const problems = problemsOf(`haproxy: {config_path: haproxy.cfg, socket_path: /run/a.sock}\n${SC}`, '/my dir/proxymgr.yml');
-    expect(problems).toEqual(['haproxy.config_path: resolves to "/my dir/haproxy.cfg", which contains whitespace']);
+    expect(problems).toEqual([
+      'haproxy.config_path: resolves to "/my dir/haproxy.cfg", which contains whitespace',
+      'haproxy.state_file: resolves to "/my dir/server-state", which contains whitespace',
+    ]);
   });
 });

@@ -7,6 +7,7 @@ import { loadTemplates, SHIPPED_TEMPLATE_DIR } from '../../../src/render/templat
 
 const settings: RenderSettings = {
   socketPath: '/run/pm/admin.sock',
+  stateFile: '/run/pm/server-state',
   bindAddress: '127.0.0.2',
   hardStopAfter: '5m',
   global: ['maxconn 4096'],
@@ -61,7 +62,7 @@ describe('loadTemplates + renderConfig', () => {
     expect(d).toBeGreaterThan(g);
     expect(lines.indexOf('    maxconn 4096')).toBeGreaterThan(g);
     expect(lines.indexOf('    maxconn 4096')).toBeLessThan(d);
-    expect(lines.slice(d + 1, d + 3)).toEqual(['    mode tcp', '    timeout connect 5s']);
+    expect(lines.slice(d + 1, d + 4)).toEqual(['    load-server-state-from-file global', '    mode tcp', '    timeout connect 5s']);
   });
 
   test('listen section: bind on the bind address, options, then servers', () => {

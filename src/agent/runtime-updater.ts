@@ -1,0 +1,109 @@
+import type { Logger } from '../log';
+import type { DesiredService } from '../model/desired';
+import { serverName } from '../model/server';
+import type { RuntimeClient } from '../haproxy/runtime-client';
+import { planRuntime, type DesiredServer, type RuntimeCommand, type ServiceChange } from '../plan/planner';
+
+export type RuntimeTrigger = 'change' | 'drift' | 'after-reload' | 'drain';
+
+export interface RuntimeOutcome {
+  /** Services whose servers now match the desired ones in HAProxy. */
+  applied: string[];
+  /** Services the runtime API could not bring in line, with why: they need a reload. */
+  needReload: Array<{ service: string; reason: string }>;
+  commands: number;
+  /** Run again after this long (a drain finishing, a delete waiting for connections). */
+  retryInMs?: number;
+}
+
+// `del server` is refused while connections are attached; they finish on their own.
+const DELETE_LATER = /still has connections attached|Only servers in maintenance mode/;
+const DELETE_RETRY_MS = 1000;
+
+/**
+ * The runtime path: reads HAProxy's servers for the given services, asks the pure
+ * planner what to change, sends the commands in one batch and reports which
+ * services are now in line and which need a reload instead. One log line per plan.
+ */
+export class RuntimeUpdater {
+  private draining = new Map<string, number>();
+
+  constructor(
+    private readonly client: RuntimeClient,
+    private readonly log: Logger,
+    private readonly drainMs: () => number,
+  ) {}
+
+  /** Forget drain bookkeeping (after a reload every server comes from the new config). */
+  reset(): void {
+    this.draining.clear();
+  }
+
+  async update(services: readonly DesiredService[], trigger: RuntimeTrigger): Promise<RuntimeOutcome> {
+    const t0 = performance.now();
+    if (services.length === 0) return { applied: [], needReload: [], commands: 0 };
+    const names = services.map((s) => s.name);
+    const actual = await this.client.serversStateOf(names);
+    const mine = new Set(names);
+    const keep = new Map([...this.draining].filter(([id]) => !mine.has(id.slice(0, id.indexOf('/')))));
+    const plan = planRuntime({
+      services: services.map((s) => ({ name: s.name, serverOptions: s.listen.serverOptions, servers: s.servers.map(toDesired) })),
+      actual,
+      draining: this.draining,
+      now: Date.now(),
+      drainMs: this.drainMs(),
+    });
+    this.draining = new Map([...keep, ...plan.draining]);
+
+    const replies = await this.client.batch(plan.commands.map((c) => c.command));
+    const failed = new Map<string, string[]>();
+    let deleteLater = false;
+    replies.forEach((r, i) => {
+      if (r.ok) return;
+      const c: RuntimeCommand = plan.commands[i];
+      if (c.op === 'del' && DELETE_LATER.test(r.message)) {
+        deleteLater = true;
+        return;
+      }
+      failed.set(c.service, [...(failed.get(c.service) ?? []), `${c.command}: ${r.message}`]);
+    });
+
+    const needReload = [
+      ...plan.reload,
+      ...[...failed].map(([service, errors]) => ({ service, reason: `runtime API refused: ${errors.slice(0, 3).join('; ')}` })),
+    ];
+    const refused = new Set(needReload.map((r) => r.service));
+    const applied = names.filter((n) => !refused.has(n));
+    const retry = [plan.nextDueMs, deleteLater ? DELETE_RETRY_MS : undefined].filter((x): x is number => x !== undefined);
+    const outcome: RuntimeOutcome = { applied, needReload, commands: plan.commands.length, retryInMs: retry.length ? Math.min(...retry) : undefined };
+
+    if (plan.commands.length || needReload.length) this.logPlan(trigger, plan.changes, outcome, performance.now() - t0);
+    return outcome;
+  }
+
+  private logPlan(trigger: RuntimeTrigger, changes: ServiceChange[], outcome: RuntimeOutcome, ms: number): void {
+    const fields = {
+      event: trigger === 'drift' ? 'drift_repaired' : 'plan',
+      trigger,
+      changes: changes.map((c) => ({
+        service: c.service,
+        ...(c.added.length && { added: c.added }),
+        ...(c.removed.length && { removed: c.removed }),
+        ...(c.changed.length && { changed: c.changed }),
+        ...(c.returning.length && { returning: c.returning }),
+      })),
+      runtime_cmds: outcome.commands,
+      reload: outcome.needReload.length > 0,
+      ...(outcome.needReload.length && { reload_reason: outcome.needReload }),
+      ms: Math.round(ms * 100) / 100,
+    };
+    const summary = changes.map((c) => `${c.service} +${c.added.length} -${c.removed.length} ~${c.changed.length + c.returning.length}`).join(', ');
+    if (outcome.needReload.length) this.log.warn(fields, `runtime update incomplete; reload needed: ${outcome.needReload.map((r) => r.service).join(', ')}`);
+    else if (trigger === 'drift') this.log.warn(fields, `HAProxy had drifted from the desired state; repaired: ${summary}`);
+    else this.log.info(fields, `applied without reload: ${summary || 'housekeeping'}`);
+  }
+}
+
+function toDesired(s: DesiredService['servers'][number]): DesiredServer {
+  return { name: serverName(s), address: s.address, port: s.port, weight: s.weight ?? 1 };
+}

@@ -1,0 +1,149 @@
+import type { ActualServer } from '../model/actual';
+
+/** A server as it should run: `address` is always an IP literal here. */
+export interface DesiredServer {
+  name: string;
+  address: string;
+  port: number;
+  weight: number;
+}
+
+/** A service whose listen section HAProxy already runs as desired: only its servers may differ. */
+export interface RuntimeService {
+  name: string;
+  servers: readonly DesiredServer[];
+  serverOptions: readonly string[];
+}
+
+export type CommandOp = 'add' | 'enable-health' | 'enable-agent' | 'addr' | 'weight' | 'ready' | 'drain' | 'maint' | 'del';
+
+export interface RuntimeCommand {
+  service: string;
+  server: string;
+  op: CommandOp;
+  command: string;
+}
+
+export interface ServiceChange {
+  service: string;
+  added: string[];
+  removed: string[];
+  /** Weight or address changed. */
+  changed: string[];
+  /** Back from maint or drain. */
+  returning: string[];
+}
+
+export interface PlanInput {
+  services: readonly RuntimeService[];
+  /** `show servers state` per backend; undefined when HAProxy has no such backend. */
+  actual: ReadonlyMap<string, readonly ActualServer[] | undefined>;
+  /** `backend/server` -> when its drain started, for servers on their way out. */
+  draining: ReadonlyMap<string, number>;
+  now: number;
+  /** How long a removed server drains before it is put in maint and deleted; 0 removes at once. */
+  drainMs: number;
+}
+
+export interface RuntimePlan {
+  commands: RuntimeCommand[];
+  /** Services the runtime API cannot bring in line: they need a reload. */
+  reload: Array<{ service: string; reason: string }>;
+  /** The drain bookkeeping after this plan runs. */
+  draining: Map<string, number>;
+  changes: ServiceChange[];
+  /** When a drain in progress is due, in ms from `now`; undefined when none is. */
+  nextDueMs?: number;
+}
+
+/**
+ * Decides the runtime API commands that bring HAProxy's servers (as read from
+ * `show servers state`, never as remembered) to the desired ones. Pure.
+ *
+ * Order follows HAProxy's rules: a new server is added (it starts in maint), gets
+ * its health checks enabled, then `ready`; an address or weight is set before
+ * `ready`; a leaving server drains, then goes to maint, and only a server in maint
+ * can be deleted.
+ */
+export function planRuntime(input: PlanInput): RuntimePlan {
+  const plan: RuntimePlan = { commands: [], reload: [], draining: new Map(), changes: [] };
+  for (const svc of input.services) {
+    const actual = input.actual.get(svc.name);
+    if (!actual) {
+      plan.reload.push({ service: svc.name, reason: `backend ${svc.name} is not in HAProxy` });
+      continue;
+    }
+    planService(svc, actual, input, plan);
+  }
+  return plan;
+}
+
+function planService(svc: RuntimeService, actual: readonly ActualServer[], input: PlanInput, plan: RuntimePlan): void {
+  const b = svc.name;
+  const change: ServiceChange = { service: b, added: [], removed: [], changed: [], returning: [] };
+  const cmd = (server: string, op: CommandOp, command: string) => plan.commands.push({ service: b, server, op, command });
+  const have = new Map(actual.map((a) => [a.name, a]));
+  const want = new Set(svc.servers.map((s) => s.name));
+  const tokens = svc.serverOptions.flatMap((o) => o.split(/\s+/)).filter(Boolean);
+  // `enabled` on `add server` leaves the server out of load balancing on 2.6.12 (haproxy/haproxy#2497).
+  const addOptions = tokens.filter((t) => t !== 'enabled');
+  const checks = tokens.includes('check');
+  const agent = tokens.includes('agent-check');
+
+  for (const d of svc.servers) {
+    const a = have.get(d.name);
+    const id = `${b}/${d.name}`;
+    if (!a) {
+      cmd(d.name, 'add', ['add server', id, `${d.address}:${d.port}`, ...addOptions, 'weight', String(d.weight)].join(' '));
+      // Dynamic servers start with checks disabled, whatever the options say.
+      if (checks) cmd(d.name, 'enable-health', `enable health ${id}`);
+      if (agent) cmd(d.name, 'enable-agent', `enable agent ${id}`);
+      cmd(d.name, 'ready', `set server ${id} state ready`);
+      change.added.push(d.name);
+      continue;
+    }
+    let changed = false;
+    if (a.address !== d.address || a.port !== d.port) {
+      cmd(d.name, 'addr', `set server ${id} addr ${d.address} port ${d.port}`);
+      changed = true;
+    }
+    if (a.weight !== d.weight) {
+      cmd(d.name, 'weight', `set server ${id} weight ${d.weight}`);
+      changed = true;
+    }
+    if (changed) change.changed.push(d.name);
+    if (a.maint || a.drain) {
+      cmd(d.name, 'ready', `set server ${id} state ready`);
+      change.returning.push(d.name);
+    }
+  }
+
+  for (const a of actual) {
+    if (want.has(a.name)) continue;
+    const id = `${b}/${a.name}`;
+    if (a.maint) {
+      // Already out of rotation (a delete that had to wait for connections): just retry it.
+      cmd(a.name, 'del', `del server ${id}`);
+      continue;
+    }
+    const since = input.draining.get(id);
+    if (input.drainMs > 0 && since === undefined) {
+      cmd(a.name, 'drain', `set server ${id} state drain`);
+      plan.draining.set(id, input.now);
+      change.removed.push(a.name);
+      due(plan, input.drainMs);
+    } else if (input.drainMs > 0 && input.now - since! < input.drainMs) {
+      plan.draining.set(id, since!);
+      due(plan, since! + input.drainMs - input.now);
+    } else {
+      cmd(a.name, 'maint', `set server ${id} state maint`);
+      cmd(a.name, 'del', `del server ${id}`);
+      if (since === undefined) change.removed.push(a.name);
+    }
+  }
+  if (change.added.length || change.removed.length || change.changed.length || change.returning.length) plan.changes.push(change);
+}
+
+function due(plan: RuntimePlan, ms: number): void {
+  plan.nextDueMs = plan.nextDueMs === undefined ? ms : Math.min(plan.nextDueMs, ms);
+}
