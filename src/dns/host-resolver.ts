@@ -60,24 +60,38 @@ export class HostResolver {
   private refresh(host: string): void {
     if (this.inflight.has(host)) return;
     this.inflight.add(host);
-    this.lookup(host)
-      .then((addresses) => {
-        const sorted = [...new Set(addresses)].sort();
-        const before = this.cache.get(host)?.addresses.join(',');
-        this.cache.set(host, { addresses: sorted, resolvedAt: Date.now() });
-        this.failing.delete(host);
-        if (before !== sorted.join(',')) {
-          this.log.info({ event: 'host_resolved', host, addresses: sorted }, 'hostname resolved');
-          this.onChange();
-        }
-      })
+    let pending: Promise<string[]>;
+    try {
+      pending = this.lookup(host);
+    } catch (err) {
+      pending = Promise.reject(err);
+    }
+    pending
+      .then(
+        (addresses) => {
+          if (addresses.length === 0) throw Object.assign(new Error('no addresses'), { code: 'ENODATA' });
+          const sorted = [...new Set(addresses)].sort();
+          const before = this.cache.get(host)?.addresses ?? [];
+          this.cache.set(host, { addresses: sorted, resolvedAt: Date.now() });
+          this.failing.delete(host);
+          if (before.join(',') !== sorted.join(',')) {
+            this.log.info({ event: 'host_resolved', host, addresses: sorted }, 'hostname resolved');
+            return true;
+          }
+          return false;
+        },
+      )
       .catch((err: NodeJS.ErrnoException) => {
         const entry = this.cache.get(host);
         // Retry after a shorter wait than a good answer gets, but never in a tight loop.
         this.cache.set(host, { addresses: entry?.addresses ?? [], resolvedAt: Date.now() - this.refreshMs + Math.min(this.refreshMs, 5000) });
         if (!this.failing.has(host)) this.log.warn({ event: 'host_unresolved', host, error: err.code ?? err.message, kept: entry?.addresses ?? [] }, 'cannot resolve hostname');
         this.failing.add(host);
+        return false;
       })
-      .finally(() => this.inflight.delete(host));
+      .then((changed) => {
+        this.inflight.delete(host);
+        if (changed) this.onChange();
+      });
   }
 }

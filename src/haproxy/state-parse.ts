@@ -12,9 +12,11 @@ export const ADMIN = {
   FDRAIN: 0x08,
   IDRAIN: 0x10,
   RMAINT: 0x20, // DNS resolution failed
-  HMAINT: 0x40, // hostname not resolved
+  FQDN_SET: 0x40, // FQDN set from the CLI; not a maintenance state
 } as const;
-const MAINT_MASK = ADMIN.FMAINT | ADMIN.IMAINT | ADMIN.CMAINT | ADMIN.RMAINT | ADMIN.HMAINT;
+// HAProxy's own SRV_ADMF_MAINT: CMAINT only records `disabled` in the config and stays
+// set after `state ready`, so it must not count as maintenance.
+const MAINT_MASK = ADMIN.FMAINT | ADMIN.IMAINT | ADMIN.RMAINT;
 const DRAIN_MASK = ADMIN.FDRAIN | ADMIN.IDRAIN;
 
 /**

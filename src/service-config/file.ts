@@ -1,8 +1,9 @@
 import { readFile, stat } from 'node:fs/promises';
-import { basename, dirname, extname } from 'node:path';
+import { basename, dirname, extname, join } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import yaml from 'js-yaml';
 import type { ServiceConfigHandler, ServiceConfigSource } from './source';
+import { onDirEvents } from '../util/dir-events';
 
 const EXTENSIONS = new Set(['.json', '.yaml', '.yml']);
 const MAX_BYTES = 1024 * 1024;
@@ -27,6 +28,7 @@ export class FileServiceConfig implements ServiceConfigSource {
   private readonly delivered = new Map<string, string>();
   private readonly followUps = new Set<NodeJS.Timeout>();
   private stopped = false;
+  private unwatchDir: () => void = () => undefined;
 
   constructor(private readonly dir: string) {}
 
@@ -102,11 +104,17 @@ export class FileServiceConfig implements ServiceConfigSource {
       this.fsw!.once('ready', resolve);
       this.fsw!.once('error', reject);
     });
+    this.unwatchDir = onDirEvents(this.dir, (file) => {
+      const name = serviceOf(join(this.dir, file));
+      // Only files chokidar knows: it decides what exists, this only speeds up re-reads.
+      if (name !== undefined && this.files.get(name)?.has(join(this.dir, file))) refresh(name);
+    });
     await this.queue;
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.unwatchDir();
     for (const t of this.followUps) clearTimeout(t);
     await this.fsw?.close();
     await this.queue;

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
+import { onDirEvents } from '../util/dir-events';
 import { watch, type FSWatcher } from 'chokidar';
 import { z } from 'zod';
 import { normalizeServers, parseServerSpec, type ParseResult, type Server } from '../model/server';
@@ -30,6 +31,7 @@ export const fileWatcher: WatcherType = {
   create(options, ctx) {
     const path = resolve(ctx.baseDir, options.file as string);
     let fsw: FSWatcher | undefined;
+    let unwatchDir = () => undefined as void;
     let reading: Promise<void> = Promise.resolve();
     let last: string | undefined;
     let stopped = false;
@@ -69,10 +71,14 @@ export const fileWatcher: WatcherType = {
         fsw.on('add', read).on('change', read);
         fsw.on('unlink', () => ctx.onError(`${path}: removed; keeping the previous servers`));
         fsw.on('error', (err) => ctx.onError(`${path}: watch failed: ${(err as Error).message}`));
+        unwatchDir = onDirEvents(dirname(path), (name) => {
+          if (name === basename(path)) readNow();
+        });
         read();
       },
       async stop() {
         stopped = true;
+        unwatchDir();
         for (const t of followUps) clearTimeout(t);
         await fsw?.close();
         await reading;
