@@ -1,5 +1,5 @@
 import { rename, unlink } from 'node:fs/promises';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Config } from '../config/load';
 import type { Logger } from '../log';
@@ -185,7 +185,7 @@ export class Agent {
   }
 
   private queueRuntime(trigger: RuntimeTrigger = 'change'): void {
-    if (this.runtimeQueued || this.stopped) return;
+    if (this.runtimeQueued || this.stopped || !this.config.runtime.enabled) return;
     this.runtimeQueued = true;
     // setImmediate: every watcher report of this tick goes out in one batch.
     setImmediate(() => {
@@ -222,7 +222,8 @@ export class Agent {
 
   /** Everything a reload would change, and nothing a runtime update can. */
   private shapeOf(services: readonly DesiredService[]): string {
-    return JSON.stringify([this.renderSettings(), this.templates.sources, services.map((s) => [s.name, listenKey(s.listen)])]);
+    const servers = !this.config.runtime.enabled;
+    return JSON.stringify([this.renderSettings(), this.templates.sources, services.map((s) => [s.name, listenKey(s.listen), servers ? s.servers : 0])]);
   }
 
   /** The services as they should run: definitions, port assignment, hostnames resolved. */
@@ -361,7 +362,12 @@ export class Agent {
    * the stale-port trap (haproxy/haproxy#1412, #2103) cannot hit a renamed server.
    */
   private async saveServerState(): Promise<void> {
-    if (!this.client || !this.supervisor?.running) return;
+    if (!this.client) return;
+    if (!this.supervisor?.running) {
+      // A first start: an empty state file (version line only) saves HAProxy a warning.
+      if (!existsSync(this.config.haproxy.state_file)) await writeFileAtomic(this.config.haproxy.state_file, '1\n', 0o600);
+      return;
+    }
     try {
       const [reply] = await this.client.batch(['show servers state']);
       if (reply.ok) await writeFileAtomic(this.config.haproxy.state_file, reply.output.endsWith('\n') ? reply.output : `${reply.output}\n`, 0o600);

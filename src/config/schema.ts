@@ -59,6 +59,8 @@ const reload = z.strictObject({
 });
 
 const runtime = z.strictObject({
+  /** false: every change, servers included, goes through a reload (the ProxyMgr way; the benchmark's baseline). */
+  enabled: z.boolean().default(true),
   /** A removed server drains this long (no new connections, persistent ones still served) before it is deleted; 0 puts it in maint at once. */
   drain_ms: ms(0, 3_600_000),
   /** How often HAProxy's servers are compared with the desired ones and repaired. 0 turns it off. */

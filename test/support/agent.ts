@@ -1,11 +1,16 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { showInfo } from '../../src/haproxy/runtime-client';
 
-export const ROOT = join(__dirname, '..', '..');
+/** The project root: the nearest directory above with a package.json (works from compiled copies too). */
+export const ROOT = (() => {
+  let dir = __dirname;
+  while (!(existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'src'))) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+})();
 export const CLI = join(ROOT, 'dist', 'cli.js');
 
 export type LogLine = Record<string, unknown> & { event?: string; msg?: string; service?: string };
@@ -15,6 +20,8 @@ export interface AgentOptions {
   /** Extra top-level YAML for proxymgr.yml (merged as text after the defaults). */
   reload?: { quiet_ms?: number; max_wait_ms?: number; min_interval_ms?: number };
   defaults?: string[];
+  logLevel?: string;
+  runtime?: { enabled?: boolean; drain_ms?: number; drift_interval_ms?: number };
 }
 
 /** A proxymgr agent run as its own process (`node dist/cli.js run`) in a temporary directory. */
@@ -46,11 +53,12 @@ export class AgentFixture {
         ...defaults.map((d) => `    - ${d}`),
         'reload:',
         ...Object.entries(r).map(([k, v]) => `  ${k}: ${v}`),
+        ...(opts.runtime ? ['runtime:', ...Object.entries(opts.runtime).map(([k, v]) => `  ${k}: ${v}`)] : []),
         'service_config:',
         '  type: file',
         '  path: services',
         'log:',
-        '  level: debug',
+        `  level: ${opts.logLevel ?? 'debug'}`,
         '',
       ].join('\n'),
     );

@@ -1,0 +1,41 @@
+import { startBackends, type Backends } from '../support/backends';
+import { AgentFixture } from '../support/agent';
+import { freePort, sample } from '../support/net';
+import { RuntimeClient } from '../../src/haproxy/runtime-client';
+
+// Someone (or something) changes HAProxy behind the agent's back: the periodic comparison puts it right.
+describe('drift repair', () => {
+  let backends: Backends;
+  let agent: AgentFixture;
+  beforeAll(async () => {
+    backends = await startBackends(3);
+  });
+  afterAll(() => backends.close());
+  afterEach(() => agent.cleanup());
+
+  test('a server put in maint and a stray server added by hand are repaired without a reload', async () => {
+    const [b1, b2, b3] = backends.ports;
+    const port = await freePort();
+    agent = new AgentFixture({
+      services: { web: { type: 'static', port, servers: [`127.0.0.1:${b1}`, `127.0.0.1:${b2}`] } },
+      runtime: { drift_interval_ms: 300 },
+    });
+    await agent.start();
+    const pid = await agent.haproxyPid();
+    const client = new RuntimeClient(agent.socketPath);
+    const from = agent.mark();
+    const replies = await client.batch([
+      `set server web/127.0.0.1:${b1} state maint`,
+      `add server web/stray 127.0.0.1:${b3}`,
+      'set server web/stray state ready',
+    ]);
+    expect(replies.map((r) => r.ok)).toEqual([true, true, true]);
+    expect(await sample(port, 6)).toEqual(new Set([backends.id(b2), backends.id(b3)]));
+
+    const repaired = await agent.waitLog((l) => l.event === 'drift_repaired', 3000, from);
+    expect(repaired.changes).toEqual([{ service: 'web', removed: ['stray'], returning: [`127.0.0.1:${b1}`] }]);
+    expect(await sample(port, 6)).toEqual(new Set([backends.id(b1), backends.id(b2)]));
+    expect(await agent.haproxyPid()).toBe(pid);
+    expect(agent.events('reload', from)).toHaveLength(0);
+  });
+});
