@@ -29,8 +29,8 @@ describe('drift repair', () => {
       `add server web/stray 127.0.0.1:${b3}`,
       'set server web/stray state ready',
     ]);
+    // The drift pass may run any moment now, so the log below is what shows there was drift.
     expect(replies.map((r) => r.ok)).toEqual([true, true, true]);
-    expect(await sample(port, 6)).toEqual(new Set([backends.id(b2), backends.id(b3)]));
 
     const repaired = await agent.waitLog((l) => l.event === 'drift_repaired', 3000, from);
     expect(repaired.changes).toEqual([{ service: 'web', removed: ['stray'], returning: [`127.0.0.1:${b1}`] }]);
