@@ -21,6 +21,8 @@ describe('drift repair', () => {
       runtime: { drift_interval_ms: 300 },
     });
     await agent.start();
+    // Let the check that follows every start run first, so that what repairs the change below is the periodic pass.
+    await new Promise((r) => setTimeout(r, 150));
     const pid = await agent.haproxyPid();
     const client = new RuntimeClient(agent.socketPath);
     const from = agent.mark();
