@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs what proxymgr needs and is missing: HAProxy (>= 2.6) from Debian, and the npm dependencies.
+# With --test, also the servers the tests start on 127.0.0.1: ZooKeeper 3.8 (and Java).
 # Safe to run again: it installs nothing that is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -7,6 +8,10 @@ cd "$(dirname "$0")/.."
 need=()
 command -v haproxy >/dev/null 2>&1 || need+=(haproxy)
 command -v socat >/dev/null 2>&1 || need+=(socat)   # for operators poking the admin socket by hand
+if [ "${1:-}" = "--test" ]; then
+  [ -f /usr/share/java/zookeeper.jar ] && [ -f /usr/share/java/slf4j-simple.jar ] || need+=(zookeeper libslf4j-java)
+  command -v java >/dev/null 2>&1 || need+=(default-jre-headless)
+fi
 if ((${#need[@]})); then
   echo "install-deps: installing ${need[*]} from Debian" >&2
   SUDO=

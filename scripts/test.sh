@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs what is missing, then runs every test: type check, unit tests, and the
-# integration tests against a real HAProxy started on 127.0.0.1 by the tests themselves.
+# integration tests against a real HAProxy and ZooKeeper started on 127.0.0.1 by the tests themselves.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh --test
 npm run --silent typecheck
 mkdir -p .tmp
 status=0

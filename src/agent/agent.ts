@@ -111,7 +111,7 @@ export class Agent {
       const h = this.config.haproxy;
       for (const p of [h.config_path, h.socket_path, h.state_file]) mkdirSync(dirname(p), { recursive: true });
     }
-    this.source = createServiceConfigSource(this.config.service_config);
+    this.source = createServiceConfigSource(this.config.service_config, this.config.file);
     await this.source.start(this.services);
     await this.waitSettled(this.opts.initialSyncMs ?? 3000);
     // Ask for every hostname once and wait, so the first render has their servers.
@@ -143,7 +143,7 @@ export class Agent {
     if (JSON.stringify(before.service_config) !== JSON.stringify(config.service_config)) {
       await this.source?.stop();
       this.services.markAllStale();
-      this.source = createServiceConfigSource(config.service_config);
+      this.source = createServiceConfigSource(config.service_config, config.file);
       await this.source.start(this.services);
       this.services.dropStale();
     }

@@ -62,6 +62,6 @@ export function parseConfig(text: string, path: string): Config {
       state_file: stateFile,
       template_dir: cfg.haproxy.template_dir === undefined ? undefined : abs(cfg.haproxy.template_dir),
     },
-    service_config: { ...cfg.service_config, path: abs(cfg.service_config.path) },
+    service_config: cfg.service_config.type === 'file' ? { ...cfg.service_config, path: abs(cfg.service_config.path) } : cfg.service_config,
   };
 }

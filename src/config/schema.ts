@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { isIP } from 'node:net';
 import { configText } from '../model/fields';
+import { zkConnectString, znodePath } from '../zk/fields';
 
 /** A path that is written into haproxy.cfg: no whitespace, so it needs no quoting. */
 const cfgPath = configText.min(1).regex(/^\S+$/, 'must not contain whitespace');
@@ -75,8 +76,16 @@ const fileServiceConfig = z.strictObject({
   path: z.string().min(1),
 });
 
-const serviceConfig = z.discriminatedUnion('type', [fileServiceConfig], {
-  error: (iss) => (iss.code === 'invalid_union' ? 'type must be one of: file' : undefined),
+const zookeeperServiceConfig = z.strictObject({
+  type: z.literal('zookeeper'),
+  /** The connection string, host:port[,host:port...]. */
+  servers: zkConnectString,
+  /** A znode whose children are the services. */
+  path: znodePath,
+});
+
+const serviceConfig = z.discriminatedUnion('type', [fileServiceConfig, zookeeperServiceConfig], {
+  error: (iss) => (iss.code === 'invalid_union' ? 'type must be one of: file, zookeeper' : undefined),
 });
 
 export const configSchema = z.strictObject({

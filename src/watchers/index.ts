@@ -2,11 +2,13 @@ import type { WatcherSchemas } from '../model/service';
 import { fileWatcher } from './file';
 import { staticWatcher } from './static';
 import type { WatcherType } from './watcher';
+import { zookeeperWatcher } from './zookeeper';
 
 /** Every watcher type by the name a service blob uses in `"type"`. Adding one is one file and one line here. */
 export const WATCHER_TYPES: Readonly<Record<string, WatcherType>> = {
   static: staticWatcher,
   file: fileWatcher,
+  zookeeper: zookeeperWatcher,
 };
 
 export const WATCHER_SCHEMAS: WatcherSchemas = Object.fromEntries(

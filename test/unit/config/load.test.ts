@@ -67,6 +67,14 @@ describe('parseConfig', () => {
     expect(parseConfig(`haproxy: {path: ${given}}\n${SC}`, FILE).haproxy.path).toBe(expected);
   });
 
+  test('a zookeeper service config keeps its znode path as written', () => {
+    expect(parseConfig('service_config: {type: zookeeper, servers: "zk1:2181,zk2:2181", path: /service_config}', FILE).service_config).toEqual({
+      type: 'zookeeper',
+      servers: 'zk1:2181,zk2:2181',
+      path: '/service_config',
+    });
+  });
+
   test('a bare number for hard_stop_after is milliseconds, as in HAProxy', () => {
     expect(parseConfig(`haproxy: {hard_stop_after: 300}\n${SC}`, FILE).haproxy.hard_stop_after).toBe('300ms');
   });
@@ -96,7 +104,9 @@ describe('parseConfig', () => {
     [`haproxy: {defaults: ["mode tcp\\tx"]}\n${SC}`, 'haproxy.defaults[0]: must not contain control characters (newline, tab, NUL, ...)'],
     [`haproxy: {socket_path: "/${'a'.repeat(90)}"}\n${SC}`, 'haproxy.socket_path: must be at most 90 characters (unix socket path limit)'],
     [`haproxy: {config_path: "/etc/my haproxy.cfg"}\n${SC}`, 'haproxy.config_path: must not contain whitespace'],
-    ['service_config: {type: zookeeper, path: x}', 'service_config.type: type must be one of: file'],
+    ['service_config: {type: consul, path: x}', 'service_config.type: type must be one of: file, zookeeper'],
+    ['service_config: {type: zookeeper, servers: "zk1:2181", path: services}', 'service_config.path: must be an absolute znode path such as /services/web (no trailing slash)'],
+    ['service_config: {type: zookeeper, servers: "zk1", path: /services}', 'service_config.servers: must be host:port[,host:port...]'],
   ])('invalid value: %j', (text, problem) => {
     expect(problemsOf(text)).toEqual([problem]);
   });

@@ -1,0 +1,45 @@
+import { normalizeServers, type Server } from '../model/server';
+import { ChildrenCache } from '../zk/children-cache';
+import { zkConnectString, znodePath } from '../zk/fields';
+import { decodeInstance } from '../zk/instance';
+import { ZkSession } from '../zk/session';
+import type { WatcherType } from './watcher';
+
+/** `"server": "zk1:2181,zk2:2181", "path": "/services/web"`: each child of `path` is one instance. */
+export const zookeeperWatcher: WatcherType = {
+  options: { server: zkConnectString, path: znodePath },
+  create(options, ctx) {
+    const server = options.server as string;
+    const path = options.path as string;
+    let session: ZkSession | undefined;
+    let cache: ChildrenCache | undefined;
+    const skipped = new Set<string>();
+    return {
+      start() {
+        session = ZkSession.acquire(server);
+        cache = new ChildrenCache(session.client, path, {
+          onChange(children) {
+            const servers: Server[] = [];
+            for (const [name, data] of children) {
+              const decoded = decodeInstance(data);
+              if (decoded.ok) {
+                servers.push(decoded.value);
+                skipped.delete(name);
+              } else if (!skipped.has(name)) {
+                skipped.add(name);
+                ctx.log.warn({ event: 'instance_invalid', service: ctx.service, znode: `${path}/${name}`, error: decoded.error }, 'instance skipped');
+              }
+            }
+            ctx.onUpdate(normalizeServers(servers));
+          },
+          onError: (message) => ctx.onError(`zookeeper ${server}: ${message}; keeping the previous servers`),
+        });
+        cache.start();
+      },
+      async stop() {
+        cache?.stop();
+        session?.release();
+      },
+    };
+  },
+};

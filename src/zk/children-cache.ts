@@ -1,0 +1,127 @@
+import zookeeper, { type Client, type Event } from 'node-zookeeper-client';
+import { withTimeout } from './session';
+
+const OP_TIMEOUT_MS = 10_000;
+
+export interface ChildrenCacheHandler {
+  /** Every child of the path with its data, after any change (coalesced per tick). */
+  onChange(children: ReadonlyMap<string, Buffer>): void;
+  /** The path cannot be read right now (missing, unreachable); the last children stay in force. */
+  onError(message: string): void;
+}
+
+/**
+ * Keeps the children of one znode and their data, with watches re-armed after every
+ * firing (ZooKeeper watches are one-shot). A new child costs one read; the others
+ * are not re-read when the list changes, only when their own data changes.
+ */
+export class ChildrenCache {
+  private readonly data = new Map<string, Buffer>();
+  private stopped = false;
+  private pending = false;
+  private listing = false;
+  private relist = false;
+  // One function per watch: the client dedupes watchers by identity, so re-arming never stacks them.
+  private readonly childrenWatcher = (_ev: Event) => void this.list();
+  private readonly dataWatchers = new Map<string, (ev: Event) => void>();
+
+  constructor(
+    private readonly client: Client,
+    readonly path: string,
+    private readonly handler: ChildrenCacheHandler,
+  ) {}
+
+  start(): void {
+    void this.list();
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  private async list(): Promise<void> {
+    if (this.stopped) return;
+    if (this.listing) {
+      this.relist = true;
+      return;
+    }
+    this.listing = true;
+    try {
+      const names = await withTimeout(
+        new Promise<string[]>((resolve, reject) =>
+          this.client.getChildren(
+            this.path,
+            this.childrenWatcher,
+            (err, children) => (err ? reject(err) : resolve(children)),
+          ),
+        ),
+        OP_TIMEOUT_MS,
+        `listing ${this.path} timed out`,
+      );
+      const now = new Set(names);
+      for (const name of [...this.data.keys()]) {
+        if (!now.has(name)) {
+          this.data.delete(name);
+          this.dataWatchers.delete(name);
+        }
+      }
+      await Promise.all(names.filter((n) => !this.data.has(n)).map((n) => this.read(n)));
+      this.emit();
+    } catch (err) {
+      const e = err as Error & { getCode?: () => number };
+      if (e.getCode?.() === zookeeper.Exception.NO_NODE) {
+        // Watch for the path to appear; keep what we had.
+        this.client.exists(this.path, () => void this.list(), () => undefined);
+        this.handler.onError(`${this.path} does not exist`);
+      } else {
+        this.handler.onError(`${this.path}: ${e.message}`);
+        setTimeout(() => void this.list(), 1000).unref();
+      }
+    } finally {
+      this.listing = false;
+      if (this.relist) {
+        this.relist = false;
+        void this.list();
+      }
+    }
+  }
+
+  private read(name: string): Promise<void> {
+    const path = `${this.path}/${name}`;
+    return withTimeout(
+      new Promise<void>((resolve) =>
+        this.client.getData(
+          path,
+          this.dataWatcher(name),
+          (err, data) => {
+            if (!err) this.data.set(name, data ?? Buffer.alloc(0));
+            resolve();
+          },
+        ),
+      ),
+      OP_TIMEOUT_MS,
+      `reading ${path} timed out`,
+    ).catch(() => undefined);
+  }
+
+  private dataWatcher(name: string): (ev: Event) => void {
+    let w = this.dataWatchers.get(name);
+    if (!w) {
+      // A deleted child is handled by the children watch; a changed one is read again.
+      w = (ev: Event) => {
+        if (ev.getType() === zookeeper.Event.NODE_DATA_CHANGED && !this.stopped) void this.read(name).then(() => this.emit());
+      };
+      this.dataWatchers.set(name, w);
+    }
+    return w;
+  }
+
+  private emit(): void {
+    if (this.pending || this.stopped) return;
+    this.pending = true;
+    setImmediate(() => {
+      this.pending = false;
+      if (!this.stopped) this.handler.onChange(new Map(this.data));
+    });
+  }
+}

@@ -1,0 +1,113 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import zookeeper, { type Client } from 'node-zookeeper-client';
+import { freePort, waitUntil } from './net';
+
+/** Debian's ZooKeeper 3.8 jars (package `zookeeper`), run straight with java: no scripts, no service. */
+const CLASSPATH = '/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar';
+
+/** `srvr` answers with "Mode: " only once the server serves (`ruok` says imok too early). */
+function serving(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    let out = '';
+    s.on('connect', () => s.write('srvr'));
+    s.on('data', (d) => (out += d.toString()));
+    s.on('close', () => resolve(out.includes('Mode: ')));
+    s.on('error', () => resolve(false));
+    s.setTimeout(1000, () => s.destroy());
+  });
+}
+
+/** A standalone ZooKeeper on 127.0.0.1, in its own temporary directory. */
+export class TestZooKeeper {
+  readonly dir = mkdtempSync(join(tmpdir(), 'pmgr-zk-'));
+  port = 0;
+  private proc?: ChildProcess;
+
+  get connectString(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<this> {
+    if (!this.port) this.port = await freePort();
+    mkdirSync(join(this.dir, 'data'), { recursive: true });
+    writeFileSync(
+      join(this.dir, 'zoo.cfg'),
+      [
+        'tickTime=500',
+        'initLimit=10',
+        'syncLimit=5',
+        `dataDir=${join(this.dir, 'data')}`,
+        `clientPort=${this.port}`,
+        'clientPortAddress=127.0.0.1',
+        'maxClientCnxns=0',
+        'admin.enableServer=false',
+        '4lw.commands.whitelist=*',
+        '',
+      ].join('\n'),
+    );
+    this.proc = spawn(
+      'java',
+      ['-Xms32m', '-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Dorg.slf4j.simpleLogger.defaultLogLevel=warn', '-cp', CLASSPATH, 'org.apache.zookeeper.server.quorum.QuorumPeerMain', join(this.dir, 'zoo.cfg')],
+      { stdio: 'ignore' },
+    );
+    await waitUntil('ZooKeeper to serve', () => serving(this.port), 20_000, 50);
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    await new Promise((r) => {
+      p.once('exit', r);
+      p.kill('SIGKILL');
+    });
+  }
+
+  async cleanup(): Promise<void> {
+    await this.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** A client for the test itself to write znodes with. */
+  async client(): Promise<ZkTestClient> {
+    const c = zookeeper.createClient(this.connectString, { sessionTimeout: 5000, spinDelay: 100, retries: 2 });
+    await new Promise<void>((r) => {
+      c.once('connected', () => r());
+      c.connect();
+    });
+    return new ZkTestClient(c);
+  }
+}
+
+export class ZkTestClient {
+  constructor(readonly client: Client) {}
+
+  private call<T>(fn: (cb: (err: unknown, res?: T) => void) => void): Promise<T> {
+    return new Promise((resolve, reject) => fn((err, res) => (err ? reject(err) : resolve(res as T))));
+  }
+
+  mkdirp(path: string): Promise<string> {
+    return this.call((cb) => this.client.mkdirp(path, (e, p) => cb(e, p)));
+  }
+
+  /** Creates or overwrites `path` with `data` (JSON-encoded unless a string). */
+  async put(path: string, data: unknown): Promise<void> {
+    const buf = Buffer.from(typeof data === 'string' ? data : JSON.stringify(data));
+    const exists = await this.call<unknown>((cb) => this.client.exists(path, (e, stat) => cb(e, stat)));
+    if (exists) await this.call((cb) => this.client.setData(path, buf, -1, (e) => cb(e)));
+    else await this.call((cb) => this.client.mkdirp(path, buf, (e) => cb(e)));
+  }
+
+  remove(path: string): Promise<void> {
+    return this.call((cb) => this.client.remove(path, -1, (e) => cb(e)));
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
