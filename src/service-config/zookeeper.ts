@@ -26,7 +26,7 @@ export class ZooKeeperServiceConfig implements ServiceConfigSource {
     await this.session.connected();
     let first: () => void = () => undefined;
     const initial = new Promise<void>((resolve) => (first = resolve));
-    this.cache = new ChildrenCache(this.session.client, this.path, {
+    this.cache = new ChildrenCache(this.session, this.path, {
       onChange: (children) => {
         for (const name of [...this.known.keys()]) {
           if (!children.has(name)) {

@@ -14,10 +14,13 @@ export const zookeeperWatcher: WatcherType = {
     let session: ZkSession | undefined;
     let cache: ChildrenCache | undefined;
     const skipped = new Set<string>();
+    const replaced = (why: string) =>
+      ctx.log.warn({ event: 'zk_session_replaced', service: ctx.service, server, why }, 'ZooKeeper session replaced; re-reading instances (servers kept meanwhile)');
     return {
       start() {
         session = ZkSession.acquire(server);
-        cache = new ChildrenCache(session.client, path, {
+        session.on('replaced', replaced);
+        cache = new ChildrenCache(session, path, {
           onChange(children) {
             const servers: Server[] = [];
             for (const [name, data] of children) {
@@ -38,6 +41,7 @@ export const zookeeperWatcher: WatcherType = {
       },
       async stop() {
         cache?.stop();
+        session?.off('replaced', replaced);
         session?.release();
       },
     };

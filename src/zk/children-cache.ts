@@ -1,5 +1,5 @@
-import zookeeper, { type Client, type Event } from 'node-zookeeper-client';
-import { withTimeout } from './session';
+import zookeeper, { type Event } from 'node-zookeeper-client';
+import { withTimeout, type ZkSession } from './session';
 
 const OP_TIMEOUT_MS = 10_000;
 
@@ -21,22 +21,35 @@ export class ChildrenCache {
   private pending = false;
   private listing = false;
   private relist = false;
+  private rereadAll = false;
   // One function per watch: the client dedupes watchers by identity, so re-arming never stacks them.
   private readonly childrenWatcher = (_ev: Event) => void this.list();
   private readonly dataWatchers = new Map<string, (ev: Event) => void>();
 
+  private readonly onReplaced = () => {
+    // A new session has none of our watches: read every child again (a failed read keeps the old data).
+    this.rereadAll = true;
+    void this.list();
+  };
+
   constructor(
-    private readonly client: Client,
+    private readonly session: ZkSession,
     readonly path: string,
     private readonly handler: ChildrenCacheHandler,
   ) {}
 
+  private get client() {
+    return this.session.client;
+  }
+
   start(): void {
+    this.session.on('replaced', this.onReplaced);
     void this.list();
   }
 
   stop(): void {
     this.stopped = true;
+    this.session.off('replaced', this.onReplaced);
   }
 
   private async list(): Promise<void> {
@@ -65,7 +78,9 @@ export class ChildrenCache {
           this.dataWatchers.delete(name);
         }
       }
-      await Promise.all(names.filter((n) => !this.data.has(n)).map((n) => this.read(n)));
+      const all = this.rereadAll;
+      this.rereadAll = false;
+      await Promise.all(names.filter((n) => all || !this.data.has(n)).map((n) => this.read(n)));
       this.emit();
     } catch (err) {
       const e = err as Error & { getCode?: () => number };
