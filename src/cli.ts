@@ -9,6 +9,8 @@ import { createLogger, silentLogger } from './log';
 import { siblingTempPath, writeAndSync } from './util/atomic-write';
 import { unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { serviceCommand } from './cli/service-commands';
+import { register, validateRegister } from './cli/register';
 
 const version = (JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -125,6 +127,53 @@ program
   .description('print the haproxy.cfg that would run now')
   .requiredOption('-c, --config <file>', 'proxymgr.yml')
   .action((o: { config: string }) => render(o.config));
+
+const service = program.command('service').description('manage service definitions in the configured ZooKeeper');
+service
+  .command('put <name>')
+  .description('validate a service blob, then write it')
+  .requiredOption('-c, --config <file>', 'proxymgr.yml')
+  .requiredOption('-f, --file <blob.json>', 'the service blob')
+  .action(async (name: string, o: { config: string; file: string }) => {
+    process.exitCode = await serviceCommand(load(o.config), 'put', name, o.file);
+  });
+for (const [action, args, what] of [
+  ['get', '<name>', 'print a service blob'],
+  ['delete', '<name>', 'delete a service'],
+  ['list', '', 'list the services'],
+] as const) {
+  service
+    .command(`${action}${args ? ` ${args}` : ''}`)
+    .description(what)
+    .requiredOption('-c, --config <file>', 'proxymgr.yml')
+    .action(async (...a: unknown[]) => {
+      const name = args ? (a[0] as string) : undefined;
+      const o = (args ? a[1] : a[0]) as { config: string };
+      process.exitCode = await serviceCommand(load(o.config), action, name);
+    });
+}
+
+program
+  .command('register')
+  .description('keep an ephemeral instance znode while a local health check passes')
+  .requiredOption('--zk <servers>', 'ZooKeeper connection string, host:port[,host:port...]')
+  .requiredOption('--path <znode>', 'the instances znode of the service, e.g. /services/web')
+  .requiredOption('--address <ip|host>', 'this instance\'s address')
+  .requiredOption('--port <port>', 'this instance\'s port', Number)
+  .option('--weight <weight>', 'weight 0..256', Number)
+  .option('--check <url>', 'http:// URL that must answer < 400 (default: a TCP connect to address:port)')
+  .option('--interval-ms <ms>', 'how often to check', Number, 2000)
+  .action(async (o: { zk: string; path: string; address: string; port: number; weight?: number; check?: string; intervalMs: number }) => {
+    const errors = validateRegister(o);
+    if (errors.length) {
+      process.stderr.write(`proxymgr register:\n${errors.map((e) => `  - ${e}`).join('\n')}\n`);
+      process.exit(2);
+    }
+    const stop = new AbortController();
+    process.on('SIGTERM', () => stop.abort());
+    process.on('SIGINT', () => stop.abort());
+    await register(o, createLogger('info'), stop.signal);
+  });
 
 program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`proxymgr: ${(err as Error).message}\n`);

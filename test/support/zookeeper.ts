@@ -103,6 +103,14 @@ export class ZkTestClient {
     else await this.call((cb) => this.client.mkdirp(path, buf, (e) => cb(e)));
   }
 
+  children(path: string): Promise<string[]> {
+    return this.call<string[]>((cb) => this.client.getChildren(path, (e, ch) => cb(e, ch))).catch(() => []);
+  }
+
+  get(path: string): Promise<Buffer> {
+    return this.call<Buffer>((cb) => this.client.getData(path, (e, d) => cb(e, d)));
+  }
+
   remove(path: string): Promise<void> {
     return this.call((cb) => this.client.remove(path, -1, (e) => cb(e)));
   }

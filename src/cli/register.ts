@@ -1,0 +1,86 @@
+import http from 'node:http';
+import { connect } from 'node:net';
+import type { Logger } from '../log';
+import { canonicalHost, isValidHost, isValidPort, isValidWeight } from '../model/server';
+import { znodePath } from '../zk/fields';
+import { zk } from '../zk/ops';
+import { ZkSession } from '../zk/session';
+
+export interface RegisterOptions {
+  zk: string;
+  path: string;
+  address: string;
+  port: number;
+  weight?: number;
+  /** An http(s) URL to GET; without it, a TCP connect to address:port. */
+  check?: string;
+  intervalMs: number;
+}
+
+/** Problems with the options, each naming the flag; empty when they are usable. */
+export function validateRegister(o: RegisterOptions): string[] {
+  const errors: string[] = [];
+  if (!znodePath.safeParse(o.path).success) errors.push(`--path ${JSON.stringify(o.path)}: must be an absolute znode path`);
+  if (!isValidHost(o.address)) errors.push(`--address ${JSON.stringify(o.address)}: must be an IP address or a hostname`);
+  if (!isValidPort(o.port)) errors.push(`--port ${o.port}: must be 1..65535`);
+  if (o.weight !== undefined && !isValidWeight(o.weight)) errors.push(`--weight ${o.weight}: must be 0..256`);
+  if (o.check !== undefined && !/^http:\/\//.test(o.check)) errors.push(`--check ${JSON.stringify(o.check)}: must be an http:// URL`);
+  return errors;
+}
+
+function healthy(o: RegisterOptions): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (o.check) {
+      const req = http.get(o.check, { timeout: 2000, agent: false }, (res) => {
+        res.resume();
+        resolve((res.statusCode ?? 500) < 400);
+      });
+      req.on('timeout', () => req.destroy());
+      req.on('error', () => resolve(false));
+      return;
+    }
+    const s = connect({ host: o.address, port: o.port, timeout: 2000 });
+    s.on('connect', () => (s.destroy(), resolve(true)));
+    s.on('timeout', () => (s.destroy(), resolve(false)));
+    s.on('error', () => resolve(false));
+  });
+}
+
+/**
+ * Keeps an ephemeral instance znode `<path>/<address>:<port>` while the local health
+ * check passes (what Nerve does): deleted when the check fails, re-created when it
+ * passes again or after a new ZooKeeper session. Resolves when `signal` aborts.
+ */
+export async function register(o: RegisterOptions, log: Logger, signal: AbortSignal): Promise<void> {
+  const node = `${o.path}/${o.address}:${o.port}`;
+  const data = Buffer.from(JSON.stringify({ address: canonicalHost(o.address), port: o.port, ...(o.weight !== undefined && { weight: o.weight }) }));
+  const session = ZkSession.acquire(o.zk);
+  let registered = false;
+  session.on('replaced', () => (registered = false));
+  try {
+    while (!signal.aborted) {
+      const ok = await healthy(o);
+      try {
+        if (ok && !registered) {
+          await session.connected(o.intervalMs * 5);
+          await zk.putEphemeral(session.client, node, data);
+          registered = true;
+          log.info({ event: 'registered', znode: node }, 'health check passes: instance registered');
+        } else if (!ok && registered) {
+          await zk.remove(session.client, node);
+          registered = false;
+          log.warn({ event: 'deregistered', znode: node }, 'health check fails: instance removed');
+        }
+      } catch (err) {
+        log.warn({ event: 'register_error', znode: node, error: (err as Error).message }, 'ZooKeeper unavailable; will retry');
+      }
+      await new Promise((r) => {
+        const t = setTimeout(r, o.intervalMs);
+        signal.addEventListener('abort', () => (clearTimeout(t), r(undefined)), { once: true });
+      });
+    }
+    if (registered) await zk.remove(session.client, node).catch(() => undefined);
+  } finally {
+    session.release();
+  }
+}

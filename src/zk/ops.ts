@@ -1,0 +1,58 @@
+import zookeeper, { type Client } from 'node-zookeeper-client';
+import { withTimeout } from './session';
+
+const OP_MS = 10_000;
+
+function call<T>(what: string, fn: (cb: (err: unknown, res?: T) => void) => void): Promise<T> {
+  return withTimeout(
+    new Promise<T>((resolve, reject) => fn((err, res) => (err ? reject(err) : resolve(res as T)))),
+    OP_MS,
+    `ZooKeeper: ${what} timed out`,
+  );
+}
+
+const isCode = (err: unknown, code: number) => (err as { getCode?: () => number })?.getCode?.() === code;
+
+/** Promise wrappers, each bounded in time, for the commands that write to ZooKeeper. */
+export const zk = {
+  async getData(c: Client, path: string): Promise<Buffer | undefined> {
+    try {
+      return await call<Buffer>(`get ${path}`, (cb) => c.getData(path, (e, d) => cb(e, d)));
+    } catch (err) {
+      if (isCode(err, zookeeper.Exception.NO_NODE)) return undefined;
+      throw err;
+    }
+  },
+  async children(c: Client, path: string): Promise<string[]> {
+    try {
+      return await call<string[]>(`list ${path}`, (cb) => c.getChildren(path, (e, ch) => cb(e, ch)));
+    } catch (err) {
+      if (isCode(err, zookeeper.Exception.NO_NODE)) return [];
+      throw err;
+    }
+  },
+  /** Creates `path` (and its parents) with `data`, or overwrites it. */
+  async put(c: Client, path: string, data: Buffer): Promise<void> {
+    try {
+      await call(`set ${path}`, (cb) => c.setData(path, data, -1, (e) => cb(e)));
+    } catch (err) {
+      if (!isCode(err, zookeeper.Exception.NO_NODE)) throw err;
+      await call(`create ${path}`, (cb) => c.mkdirp(path, data, (e) => cb(e)));
+    }
+  },
+  /** Creates an ephemeral node (parents made persistent); an existing one is replaced. */
+  async putEphemeral(c: Client, path: string, data: Buffer): Promise<void> {
+    const parent = path.slice(0, path.lastIndexOf('/')) || '/';
+    if (parent !== '/') await call(`create ${parent}`, (cb) => c.mkdirp(parent, (e) => cb(e)));
+    await zk.remove(c, path);
+    await call(`create ${path}`, (cb) => c.create(path, data, zookeeper.CreateMode.EPHEMERAL, (e) => cb(e)));
+  },
+  /** Removes `path`; a missing node is fine. */
+  async remove(c: Client, path: string): Promise<void> {
+    try {
+      await call(`delete ${path}`, (cb) => c.remove(path, -1, (e) => cb(e)));
+    } catch (err) {
+      if (!isCode(err, zookeeper.Exception.NO_NODE)) throw err;
+    }
+  },
+};
