@@ -26,7 +26,13 @@ export class ChildrenCache {
   private readonly childrenWatcher = (_ev: Event) => void this.list();
   private readonly dataWatchers = new Map<string, (ev: Event) => void>();
 
+  private readonly onReconnected = () => {
+    // Spread the re-reads of a fleet of sidecars reconnecting at once.
+    setTimeout(this.onReplaced, Math.random() * 250).unref();
+  };
+
   private readonly onReplaced = () => {
+    if (this.stopped) return;
     // A new session has none of our watches: read every child again (a failed read keeps the old data).
     this.rereadAll = true;
     void this.list();
@@ -44,12 +50,14 @@ export class ChildrenCache {
 
   start(): void {
     this.session.on('replaced', this.onReplaced);
+    this.session.on('reconnected', this.onReconnected);
     void this.list();
   }
 
   stop(): void {
     this.stopped = true;
     this.session.off('replaced', this.onReplaced);
+    this.session.off('reconnected', this.onReconnected);
   }
 
   private async list(): Promise<void> {

@@ -62,6 +62,13 @@ export class ZkSession extends EventEmitter {
     const client = zookeeper.createClient(this.connectString, { sessionTimeout: SESSION_TIMEOUT_MS, spinDelay: 200, retries: 0 });
     this.current = client;
     this.ready = new Promise((resolve) => client.once('connected', () => resolve()));
+    let seen = false;
+    client.on('connected', () => {
+      // Same session again after a disconnect: watches were re-registered by the client,
+      // but users re-read anyway, so nothing depends on that alone.
+      if (seen && client === this.current) this.emit('reconnected');
+      seen = true;
+    });
     client.on('expired', () => {
       if (client === this.current) this.replace('session expired');
     });

@@ -9,23 +9,67 @@ import { freePort, waitUntil } from './net';
 /** Debian's ZooKeeper 3.8 jars (package `zookeeper`), run straight with java: no scripts, no service. */
 const CLASSPATH = '/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar';
 
-/** `srvr` answers with "Mode: " only once the server serves (`ruok` says imok too early). */
-function serving(port: number): Promise<boolean> {
+/** The `srvr` four-letter word's reply ('' when the server does not answer). */
+function srvr(port: number): Promise<string> {
   return new Promise((resolve) => {
     const s = connect(port, '127.0.0.1');
     let out = '';
     s.on('connect', () => s.write('srvr'));
     s.on('data', (d) => (out += d.toString()));
-    s.on('close', () => resolve(out.includes('Mode: ')));
-    s.on('error', () => resolve(false));
+    s.on('close', () => resolve(out));
+    s.on('error', () => resolve(''));
     s.setTimeout(1000, () => s.destroy());
   });
+}
+
+/** `srvr` answers with "Mode: " only once the server serves (`ruok` says imok too early). */
+const serving = async (port: number) => (await srvr(port)).includes('Mode: ');
+
+/** A 3-node ensemble on 127.0.0.1, for failover tests. */
+export class TestEnsemble {
+  readonly nodes: TestZooKeeper[] = [];
+
+  get connectString(): string {
+    return this.nodes.map((n) => n.connectString).join(',');
+  }
+
+  async start(size = 3): Promise<this> {
+    const ports = await freePortsForEnsemble(size);
+    const servers = ports.map((p, i) => `server.${i + 1}=127.0.0.1:${p.peer}:${p.election}`);
+    for (let i = 0; i < size; i++) {
+      const node = new TestZooKeeper();
+      node.port = ports[i].client;
+      node.extra = servers;
+      node.myid = i + 1;
+      this.nodes.push(node);
+    }
+    await Promise.all(this.nodes.map((n) => n.start()));
+    return this;
+  }
+
+  async leader(): Promise<TestZooKeeper> {
+    for (const n of this.nodes) if ((await srvr(n.port)).includes('Mode: leader')) return n;
+    throw new Error('no leader');
+  }
+
+  async cleanup(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => n.cleanup()));
+  }
+}
+
+async function freePortsForEnsemble(n: number): Promise<Array<{ client: number; peer: number; election: number }>> {
+  const { freePorts } = await import('./net');
+  const ports = await freePorts(3 * n);
+  return Array.from({ length: n }, (_, i) => ({ client: ports[3 * i], peer: ports[3 * i + 1], election: ports[3 * i + 2] }));
 }
 
 /** A standalone ZooKeeper on 127.0.0.1, in its own temporary directory. */
 export class TestZooKeeper {
   readonly dir = mkdtempSync(join(tmpdir(), 'pmgr-zk-'));
   port = 0;
+  /** Ensemble members (`server.N=...` lines) and this node's id; empty for a standalone server. */
+  extra: string[] = [];
+  myid = 0;
   private proc?: ChildProcess;
 
   get connectString(): string {
@@ -47,9 +91,11 @@ export class TestZooKeeper {
         'maxClientCnxns=0',
         'admin.enableServer=false',
         '4lw.commands.whitelist=*',
+        ...this.extra,
         '',
       ].join('\n'),
     );
+    if (this.myid) writeFileSync(join(this.dir, 'data', 'myid'), `${this.myid}\n`);
     this.proc = spawn(
       'java',
       ['-Xms32m', '-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Dorg.slf4j.simpleLogger.defaultLogLevel=warn', '-cp', CLASSPATH, 'org.apache.zookeeper.server.quorum.QuorumPeerMain', join(this.dir, 'zoo.cfg')],
