@@ -75,7 +75,7 @@ export class Agent {
     private readonly opts: AgentOptions,
   ) {
     this.templates = loadTemplates(config.haproxy.template_dir);
-    this.services = new ServiceTable(log, () => this.changed());
+    this.services = new ServiceTable(log, () => this.changed(), { dnsNameservers: config.dns.nameservers });
     this.resolver = new HostResolver(log, () => this.changed());
     this.reloadTimer = new Quiescence(
       {
@@ -140,6 +140,7 @@ export class Agent {
     const before = this.config;
     this.templates = loadTemplates(config.haproxy.template_dir);
     this.config = config;
+    this.services.defaults = { dnsNameservers: config.dns.nameservers };
     if (JSON.stringify(before.service_config) !== JSON.stringify(config.service_config)) {
       await this.source?.stop();
       this.services.markAllStale();

@@ -5,7 +5,7 @@ import type { Server } from '../model/server';
 import { listenSpecOf, parseServiceDefinition, watcherKey, type ListenSpec, type ServiceDefinition } from '../model/service';
 import type { ServiceConfigHandler } from '../service-config/source';
 import { WATCHER_SCHEMAS, WATCHER_TYPES } from '../watchers';
-import type { Watcher } from '../watchers/watcher';
+import type { Watcher, WatcherDefaults } from '../watchers/watcher';
 
 /** Everything the agent knows about one service name. */
 export interface ServiceEntry {
@@ -51,6 +51,8 @@ export class ServiceTable implements ServiceConfigHandler {
   constructor(
     private readonly log: Logger,
     private readonly onChange: () => void,
+    /** Read when a watcher starts; a changed value applies to watchers started after it. */
+    public defaults: WatcherDefaults = {},
   ) {}
 
   upsert(name: string, raw: unknown, origin: string, baseDir: string): void {
@@ -156,6 +158,7 @@ export class ServiceTable implements ServiceConfigHandler {
     const watcher: Watcher = type.create(def.watcher.options, {
       service: def.name,
       baseDir: entry.baseDir,
+      defaults: this.defaults,
       log: this.log.child({ service: def.name, watcher: def.watcher.type }),
       onUpdate: (servers) => {
         if (entry.watcher !== watcher || this.entries.get(entry.name) !== entry) return;

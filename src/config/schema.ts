@@ -88,7 +88,16 @@ const serviceConfig = z.discriminatedUnion('type', [fileServiceConfig, zookeeper
   error: (iss) => (iss.code === 'invalid_union' ? 'type must be one of: file, zookeeper' : undefined),
 });
 
+const dns = z.strictObject({
+  /** Default resolvers for `dns` watchers that name none (IP[:port]); unset: the system's. */
+  nameservers: z
+    .array(z.string().regex(/^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:]+\])(:\d{1,5})?$/, 'must be IP[:port] ([v6]:port for IPv6)'))
+    .max(8)
+    .optional(),
+});
+
 export const configSchema = z.strictObject({
+  dns: dns.default({}),
   haproxy: haproxy.default(() => haproxy.parse({})),
   reload: reload.default(() => reload.parse({})),
   runtime: runtime.default(() => runtime.parse({})),

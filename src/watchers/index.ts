@@ -1,4 +1,5 @@
 import type { WatcherSchemas } from '../model/service';
+import { dnsWatcher } from './dns';
 import { fileWatcher } from './file';
 import { staticWatcher } from './static';
 import type { WatcherType } from './watcher';
@@ -9,6 +10,7 @@ export const WATCHER_TYPES: Readonly<Record<string, WatcherType>> = {
   static: staticWatcher,
   file: fileWatcher,
   zookeeper: zookeeperWatcher,
+  dns: dnsWatcher,
 };
 
 export const WATCHER_SCHEMAS: WatcherSchemas = Object.fromEntries(

@@ -7,11 +7,17 @@ export interface WatcherContext {
   service: string;
   /** Relative paths in the service blob resolve against this directory. */
   baseDir: string;
+  /** Agent-wide defaults from proxymgr.yml. */
+  defaults: WatcherDefaults;
   log: Logger;
   /** The complete current server list (not a delta). */
   onUpdate(servers: Server[]): void;
   /** The source cannot be read right now; the last reported servers stay in force. */
   onError(message: string): void;
+}
+
+export interface WatcherDefaults {
+  dnsNameservers?: string[];
 }
 
 export interface Watcher {

@@ -21,6 +21,8 @@ export interface AgentOptions {
   reload?: { quiet_ms?: number; max_wait_ms?: number; min_interval_ms?: number };
   defaults?: string[];
   logLevel?: string;
+  /** Appended to proxymgr.yml as is. */
+  extraYaml?: string;
   /** Replaces the default `{type: file, path: services}`. */
   serviceConfig?: Record<string, string>;
   runtime?: { enabled?: boolean; drain_ms?: number; drift_interval_ms?: number };
@@ -60,6 +62,7 @@ export class AgentFixture {
         ...Object.entries(opts.serviceConfig ?? { type: 'file', path: 'services' }).map(([k, v]) => `  ${k}: ${v}`),
         'log:',
         `  level: ${opts.logLevel ?? 'debug'}`,
+        opts.extraYaml ?? '',
         '',
       ].join('\n'),
     );

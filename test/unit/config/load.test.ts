@@ -36,6 +36,7 @@ describe('parseConfig', () => {
       runtime: { enabled: true, drain_ms: 0, drift_interval_ms: 10000, timeout_ms: 5000 },
       service_config: { type: 'file', path: '/etc/pm/services' },
       log: { level: 'info' },
+      dns: {},
     });
   });
 
