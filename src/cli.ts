@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent } from './agent/agent';
+import { ApiServer } from './api/server';
 import { ConfigError, loadConfig, type Config } from './config/load';
 import { checkConfig } from './haproxy/config-check';
 import { createLogger, silentLogger } from './log';
@@ -54,6 +55,12 @@ async function run(file: string): Promise<void> {
   });
   log.info({ event: 'starting', config: config.file, version, service_config: config.service_config }, 'proxymgr starting');
   await agent.start();
+  if (config.api) {
+    const token = config.api.token ?? (config.api.token_env ? process.env[config.api.token_env] : undefined);
+    if (!token) log.warn({ event: 'api_no_token' }, 'api: no token configured; mutating calls are refused');
+    const api = new ApiServer(agent, log, token);
+    await api.listen(config.api.listen);
+  }
 }
 
 /** `check`: validates proxymgr.yml and every service, then `haproxy -c` on the render. Exit 1 names each problem. */

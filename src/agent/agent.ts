@@ -6,6 +6,7 @@ import type { Logger } from '../log';
 import { changedServices, describeChanges, listenKey, summarizeChanges } from '../model/changes';
 import { assignPorts, type DesiredService } from '../model/desired';
 import type { ListenSpec } from '../model/service';
+import { serverName, type Server } from '../model/server';
 import { checkConfig, attributeMessages, type ConfigProblem } from '../haproxy/config-check';
 import { RuntimeClient } from '../haproxy/runtime-client';
 import { Supervisor } from '../haproxy/supervisor';
@@ -24,6 +25,11 @@ export interface AgentOptions {
   manageHAProxy: boolean;
   /** How long startup waits for every watcher's first report before rendering anyway. */
   initialSyncMs?: number;
+}
+
+export interface Override {
+  state?: 'ready' | 'drain' | 'maint';
+  weight?: number;
 }
 
 export interface ApplyOutcome {
@@ -60,6 +66,7 @@ export class Agent {
   private runningShape?: string;
   /** Services the runtime API could not update, with why; the next reload includes them. */
   private readonly forced = new Map<string, string>();
+  private readonly overrides = new Map<string, Override>();
   private started = false;
   private stopped = false;
   private chain: Promise<unknown> = Promise.resolve();
@@ -242,7 +249,42 @@ export class Agent {
       if (e && e.conflict !== message) this.log.error({ event: 'port_conflict', service: c.name, port: c.port, holder: c.holder }, `service ${c.name}: ${message}`);
       if (e) e.conflict = message;
     }
-    return services.map((s) => ({ ...s, servers: this.resolver.resolve(s.servers) }));
+    return services.map((s) => ({ ...s, servers: this.resolver.resolve(s.servers).map((srv) => this.withOverride(s.name, srv)) }));
+  }
+
+  private withOverride(service: string, server: Server): Server {
+    const o = this.overrides.get(`${service}/${serverName(server)}`);
+    if (!o) return server;
+    return { ...server, ...(o.weight !== undefined && { weight: o.weight }), ...(o.state && o.state !== 'ready' && { admin: o.state }) };
+  }
+
+  /**
+   * An operator's state or weight for one server (HTTP API). It goes out over the
+   * runtime API and stays in force across reloads until cleared (`undefined`).
+   * Returns false when no such service or server runs.
+   */
+  setOverride(service: string, server: string, override: Override | undefined): boolean {
+    const svc = this.desired().find((s) => s.name === service);
+    if (!svc || !svc.servers.some((s) => serverName(s) === server)) return false;
+    const key = `${service}/${server}`;
+    const merged = override && { ...this.overrides.get(key), ...override };
+    // `ready` is the natural state: choosing it clears the state override.
+    if (merged?.state === 'ready') delete merged.state;
+    if (merged && merged.weight === undefined) delete merged.weight;
+    if (merged && (merged.state !== undefined || merged.weight !== undefined)) this.overrides.set(key, merged);
+    else this.overrides.delete(key);
+    this.log.info({ event: 'override', service, server, override: merged ?? null }, `operator override for ${key}`);
+    this.changed();
+    return true;
+  }
+
+  overrideOf(service: string, server: string): Override | undefined {
+    return this.overrides.get(`${service}/${server}`);
+  }
+
+  /** What HAProxy should run now, per service (for the API). */
+  desiredServices(): DesiredService[] {
+    return this.desired();
   }
 
   /** The runtime path: bring servers of services whose listen section is unchanged in line, without a reload. */

@@ -96,8 +96,18 @@ const dns = z.strictObject({
     .optional(),
 });
 
+const api = z.strictObject({
+  /** host:port; loopback by default so that nothing outside the host can reach it. */
+  listen: z.string().regex(/^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]|localhost):\d{1,5}$/, 'must be IP:port').default('127.0.0.1:8787'),
+  /** Bearer token for mutating calls; or name an environment variable with token_env. Without either they are refused. */
+  token: z.string().min(16, 'must be at least 16 characters').optional(),
+  token_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).optional(),
+});
+
 export const configSchema = z.strictObject({
   dns: dns.default({}),
+  /** The HTTP API: /status, /metrics, /api/services. Off unless configured. */
+  api: api.optional(),
   haproxy: haproxy.default(() => haproxy.parse({})),
   reload: reload.default(() => reload.parse({})),
   runtime: runtime.default(() => runtime.parse({})),

@@ -7,6 +7,8 @@ export interface Server {
   weight?: number;
   /** Set when `address` was resolved from a hostname: the name stays `hostname:port`. */
   name?: string;
+  /** An operator's override: held in drain or maint instead of ready. */
+  admin?: 'drain' | 'maint';
 }
 
 export const MAX_WEIGHT = 256;

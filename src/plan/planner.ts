@@ -6,6 +6,8 @@ export interface DesiredServer {
   address: string;
   port: number;
   weight: number;
+  /** An operator's override (HTTP API): keep the server in drain or maint instead of ready. */
+  admin?: 'drain' | 'maint';
 }
 
 /** A service whose listen section HAProxy already runs as desired: only its servers may differ. */
@@ -98,7 +100,7 @@ function planService(svc: RuntimeService, actual: readonly ActualServer[], input
       // Dynamic servers start with checks disabled, whatever the options say.
       if (checks) cmd(d.name, 'enable-health', `enable health ${id}`);
       if (agent) cmd(d.name, 'enable-agent', `enable agent ${id}`);
-      cmd(d.name, 'ready', `set server ${id} state ready`);
+      cmd(d.name, d.admin ?? 'ready', `set server ${id} state ${d.admin ?? 'ready'}`);
       change.added.push(d.name);
       continue;
     }
@@ -111,11 +113,17 @@ function planService(svc: RuntimeService, actual: readonly ActualServer[], input
       cmd(d.name, 'weight', `set server ${id} weight ${d.weight}`);
       changed = true;
     }
-    if (changed) change.changed.push(d.name);
-    if (a.maint || a.drain) {
+    if (d.admin === 'maint' && !a.maint) {
+      cmd(d.name, 'maint', `set server ${id} state maint`);
+      changed = true;
+    } else if (d.admin === 'drain' && (!a.drain || a.maint)) {
+      cmd(d.name, 'drain', `set server ${id} state drain`);
+      changed = true;
+    } else if (d.admin === undefined && (a.maint || a.drain)) {
       cmd(d.name, 'ready', `set server ${id} state ready`);
       change.returning.push(d.name);
     }
+    if (changed) change.changed.push(d.name);
   }
 
   for (const a of actual) {

@@ -1,0 +1,132 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { timingSafeEqual } from 'node:crypto';
+import type { Agent, Override } from '../agent/agent';
+import type { Logger } from '../log';
+import { isValidWeight, serverName } from '../model/server';
+import { createMetrics } from './metrics';
+
+const MAX_BODY = 64 * 1024;
+
+/** `/status`, `/metrics`, `/api/services[/NAME]` and the token-guarded server state and weight calls. */
+export class ApiServer {
+  private server?: Server;
+
+  constructor(
+    private readonly agent: Agent,
+    private readonly log: Logger,
+    private readonly token: string | undefined,
+  ) {}
+
+  async listen(hostPort: string): Promise<{ host: string; port: number }> {
+    const idx = hostPort.lastIndexOf(':');
+    const host = hostPort.slice(0, idx).replace(/^\[|\]$/g, '');
+    const port = Number(hostPort.slice(idx + 1));
+    const metrics = createMetrics(this.agent);
+    this.server = createServer((req, res) => {
+      this.route(req, res, metrics).catch((err: Error) => json(res, 500, { error: err.message }));
+    });
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(port, host, () => resolve());
+    });
+    const addr = this.server.address() as { port: number };
+    this.log.info({ event: 'api_listening', host, port: addr.port }, 'HTTP API listening');
+    return { host, port: addr.port };
+  }
+
+  async close(): Promise<void> {
+    if (!this.server) return;
+    this.server.closeAllConnections();
+    await new Promise((r) => this.server!.close(r));
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse, metrics: ReturnType<typeof createMetrics>): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    if (req.method === 'GET' && url.pathname === '/status') return this.status(req, res);
+    if (req.method === 'GET' && url.pathname === '/metrics') {
+      res.writeHead(200, { 'content-type': metrics.contentType });
+      return void res.end(await metrics.metrics());
+    }
+    if (parts[0] !== 'api' || parts[1] !== 'services') return json(res, 404, { error: `no route ${req.method} ${url.pathname}` });
+    if (req.method === 'GET' && parts.length === 2) return json(res, 200, this.services());
+    if (req.method === 'GET' && parts.length === 3) {
+      const one = this.services().find((s) => s.name === parts[2]);
+      return one ? json(res, 200, one) : json(res, 404, { error: `no service ${parts[2]}` });
+    }
+    if (req.method === 'POST' && parts.length === 6 && parts[3] === 'servers' && (parts[5] === 'state' || parts[5] === 'weight')) {
+      if (!this.authorized(req)) return json(res, 401, { error: 'missing or wrong bearer token' });
+      let body: Record<string, unknown>;
+      try {
+        body = JSON.parse(await readBody(req)) as Record<string, unknown>;
+      } catch (err) {
+        return json(res, 400, { error: `body must be JSON: ${(err as Error).message}` });
+      }
+      const [service, server, what] = [parts[2], parts[4], parts[5]];
+      let override: Override;
+      if (what === 'state') {
+        if (body.state !== 'ready' && body.state !== 'drain' && body.state !== 'maint') return json(res, 400, { error: 'state must be ready, drain or maint' });
+        override = { state: body.state };
+      } else {
+        if (body.weight !== null && (typeof body.weight !== 'number' || !isValidWeight(body.weight))) return json(res, 400, { error: 'weight must be an integer 0..256 (or null to clear)' });
+        override = { weight: body.weight === null ? undefined : (body.weight as number) };
+      }
+      if (!this.agent.setOverride(service, server, override)) return json(res, 404, { error: `no server ${server} in service ${service}` });
+      return json(res, 200, { service, server, override: this.agent.overrideOf(service, server) ?? null });
+    }
+    return json(res, 404, { error: `no route ${req.method} ${url.pathname}` });
+  }
+
+  private status(req: IncomingMessage, res: ServerResponse): void {
+    const st = this.agent.statuses();
+    const bad = st.filter((s) => !s.ok).length + (this.agent.lastError ? 1 : 0);
+    const body = { num_ok: st.filter((s) => s.ok).length, num_error: bad, has_error: bad > 0, good: bad === 0 };
+    if ((req.headers.accept ?? '').includes('application/json')) return json(res, 200, body);
+    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+    res.end(Object.entries(body).map(([k, v]) => `${k} ${v}`).join('\n') + '\n');
+  }
+
+  private services() {
+    const desired = new Map(this.agent.desiredServices().map((s) => [s.name, s]));
+    return this.agent.statuses().map((s) => ({
+      ...s,
+      servers: (desired.get(s.name)?.servers ?? []).map((srv) => ({
+        name: serverName(srv),
+        address: srv.address,
+        port: srv.port,
+        weight: srv.weight ?? 1,
+        state: srv.admin ?? 'ready',
+        override: this.agent.overrideOf(s.name, serverName(srv)) ?? null,
+      })),
+    }));
+  }
+
+  /** Constant-time comparison, so the token cannot be guessed byte by byte from timings. */
+  private authorized(req: IncomingMessage): boolean {
+    if (!this.token) return false;
+    const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
+    if (!m) return false;
+    const a = Buffer.from(m[1]);
+    const b = Buffer.from(this.token);
+    return a.length === b.length && timingSafeEqual(a, b);
+  }
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(`${JSON.stringify(body)}\n`);
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let size = 0;
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) req.destroy(new Error('body too large'));
+      else chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
