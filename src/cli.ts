@@ -3,11 +3,11 @@ import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent } from './agent/agent';
-import { ApiServer } from './api/server';
+import { ApiServer, servicesView } from './api/server';
 import { ConfigError, loadConfig, type Config } from './config/load';
 import { checkConfig } from './haproxy/config-check';
 import { createLogger, silentLogger } from './log';
-import { siblingTempPath, writeAndSync } from './util/atomic-write';
+import { siblingTempPath, writeAndSync, writeFileAtomic } from './util/atomic-write';
 import { unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { serviceCommand } from './cli/service-commands';
@@ -60,6 +60,15 @@ async function run(file: string): Promise<void> {
     if (!token) log.warn({ event: 'api_no_token' }, 'api: no token configured; mutating calls are refused');
     const api = new ApiServer(agent, log, token);
     await api.listen(config.api.listen);
+  }
+  if (config.snapshot) {
+    const { path, interval_ms } = config.snapshot;
+    const write = () =>
+      writeFileAtomic(path, `${JSON.stringify({ at: new Date().toISOString(), services: servicesView(agent) }, null, 2)}\n`).catch((err: Error) =>
+        log.warn({ event: 'snapshot_failed', path, error: err.message }, 'could not write the state snapshot'),
+      );
+    await write();
+    setInterval(() => void write(), interval_ms).unref();
   }
 }
 

@@ -87,18 +87,7 @@ export class ApiServer {
   }
 
   private services() {
-    const desired = new Map(this.agent.desiredServices().map((s) => [s.name, s]));
-    return this.agent.statuses().map((s) => ({
-      ...s,
-      servers: (desired.get(s.name)?.servers ?? []).map((srv) => ({
-        name: serverName(srv),
-        address: srv.address,
-        port: srv.port,
-        weight: srv.weight ?? 1,
-        state: srv.admin ?? 'ready',
-        override: this.agent.overrideOf(s.name, serverName(srv)) ?? null,
-      })),
-    }));
+    return servicesView(this.agent);
   }
 
   /** Constant-time comparison, so the token cannot be guessed byte by byte from timings. */
@@ -110,6 +99,22 @@ export class ApiServer {
     const b = Buffer.from(this.token);
     return a.length === b.length && timingSafeEqual(a, b);
   }
+}
+
+/** Each service with its problems and its servers as they should run (state, weight, operator override). */
+export function servicesView(agent: Agent) {
+  const desired = new Map(agent.desiredServices().map((s) => [s.name, s]));
+  return agent.statuses().map((s) => ({
+    ...s,
+    servers: (desired.get(s.name)?.servers ?? []).map((srv) => ({
+      name: serverName(srv),
+      address: srv.address,
+      port: srv.port,
+      weight: srv.weight ?? 1,
+      state: srv.admin ?? 'ready',
+      override: agent.overrideOf(s.name, serverName(srv)) ?? null,
+    })),
+  }));
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {

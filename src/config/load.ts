@@ -62,6 +62,7 @@ export function parseConfig(text: string, path: string): Config {
       state_file: stateFile,
       template_dir: cfg.haproxy.template_dir === undefined ? undefined : abs(cfg.haproxy.template_dir),
     },
+    snapshot: cfg.snapshot && { ...cfg.snapshot, path: abs(cfg.snapshot.path) },
     service_config: cfg.service_config.type === 'file' ? { ...cfg.service_config, path: abs(cfg.service_config.path) } : cfg.service_config,
   };
 }

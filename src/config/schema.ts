@@ -108,6 +108,8 @@ export const configSchema = z.strictObject({
   dns: dns.default({}),
   /** The HTTP API: /status, /metrics, /api/services. Off unless configured. */
   api: api.optional(),
+  /** The /api/services JSON, rewritten atomically every interval_ms, so a crashed agent leaves its last view behind. */
+  snapshot: z.strictObject({ path: z.string().min(1), interval_ms: z.int().min(100).max(3_600_000).default(5_000) }).optional(),
   haproxy: haproxy.default(() => haproxy.parse({})),
   reload: reload.default(() => reload.parse({})),
   runtime: runtime.default(() => runtime.parse({})),

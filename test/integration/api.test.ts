@@ -1,8 +1,20 @@
 import { startBackends, type Backends } from '../support/backends';
-import { AgentFixture } from '../support/agent';
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AgentFixture, ROOT } from '../support/agent';
 import { freePort, sample, waitUntil } from '../support/net';
 
 const TOKEN = 'test-token-0123456789abcdef';
+
+/** contrib/check_proxymgr, the Nagios-style plugin. */
+function runCheck(url: string): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    execFile(join(ROOT, 'contrib', 'check_proxymgr'), [url], (err, stdout) => {
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 3) : 0, out: stdout.trim() });
+    });
+  });
+}
 
 async function call(port: number, method: string, path: string, body?: unknown, token?: string, accept = 'application/json') {
   const res = await fetch(`http://127.0.0.1:${port}${path}`, {
@@ -29,10 +41,14 @@ describe('HTTP API', () => {
     const [port, apiPort, otherPort] = [await freePort(), await freePort(), await freePort()];
     agent = new AgentFixture({
       services: { web: { type: 'static', port, servers: [`127.0.0.1:${b1}`, `127.0.0.1:${b2}`] } },
-      extraYaml: `api:\n  listen: "127.0.0.1:${apiPort}"\n  token: ${TOKEN}`,
+      extraYaml: `api:\n  listen: "127.0.0.1:${apiPort}"\n  token: ${TOKEN}\nsnapshot:\n  path: run/state.json\n  interval_ms: 200`,
     });
     await agent.start();
     await agent.waitLog((l) => l.event === 'api_listening');
+    const check = () => runCheck(`http://127.0.0.1:${apiPort}`);
+    expect(await check()).toEqual({ code: 0, out: 'OK - 1 services ok | ok=1 error=0' });
+    const snapshot = JSON.parse(readFileSync(join(agent.dir, 'run', 'state.json'), 'utf8')) as { services: Array<{ name: string }> };
+    expect(snapshot.services.map((s) => s.name)).toEqual(['web']);
 
     expect((await call(apiPort, 'GET', '/status', undefined, undefined, 'text/plain')).text).toBe('num_ok 1\nnum_error 0\nhas_error false\ngood true\n');
     const services = (await call(apiPort, 'GET', '/api/services')).json() as unknown as Array<{ name: string; servers: unknown[] }>;
@@ -79,7 +95,10 @@ describe('HTTP API', () => {
     // A broken definition turns /status bad, and fixing it turns it good again.
     agent.writeService('broken', '{"type": "static"');
     await waitUntil('status to turn bad', async () => (await call(apiPort, 'GET', '/status')).json().good === false, 3000);
+    expect(await check()).toEqual({ code: 1, out: 'WARNING - 1 problem(s), 2 services ok | ok=2 error=1' });
     agent.removeService('broken');
     await waitUntil('status to turn good', async () => (await call(apiPort, 'GET', '/status')).json().good === true, 3000);
+    await agent.stop();
+    expect((await check()).code).toBe(2);
   });
 });
