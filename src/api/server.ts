@@ -4,6 +4,7 @@ import type { Agent, Override } from '../agent/agent';
 import type { Logger } from '../log';
 import { isValidWeight, serverName } from '../model/server';
 import { createMetrics } from './metrics';
+import { haproxyStats } from './live-stats';
 
 const MAX_BODY = 64 * 1024;
 
@@ -49,9 +50,9 @@ export class ApiServer {
       return void res.end(await metrics.metrics());
     }
     if (parts[0] !== 'api' || parts[1] !== 'services') return json(res, 404, { error: `no route ${req.method} ${url.pathname}` });
-    if (req.method === 'GET' && parts.length === 2) return json(res, 200, this.services());
+    if (req.method === 'GET' && parts.length === 2) return json(res, 200, await this.services());
     if (req.method === 'GET' && parts.length === 3) {
-      const one = this.services().find((s) => s.name === parts[2]);
+      const one = (await this.services()).find((s) => s.name === parts[2]);
       return one ? json(res, 200, one) : json(res, 404, { error: `no service ${parts[2]}` });
     }
     if (req.method === 'POST' && parts.length === 6 && parts[3] === 'servers' && (parts[5] === 'state' || parts[5] === 'weight')) {
@@ -86,8 +87,14 @@ export class ApiServer {
     res.end(Object.entries(body).map(([k, v]) => `${k} ${v}`).join('\n') + '\n');
   }
 
-  private services() {
-    return servicesView(this.agent);
+  /** The services view plus HAProxy's own view of each server: status and live counters from `show stat`. */
+  private async services() {
+    const view = servicesView(this.agent);
+    const live = await haproxyStats(this.agent);
+    return view.map((s) => ({
+      ...s,
+      servers: s.servers.map((srv) => ({ ...srv, haproxy: live.get(`${s.name}/${srv.name}`) ?? null })),
+    }));
   }
 
   /** Constant-time comparison, so the token cannot be guessed byte by byte from timings. */

@@ -57,6 +57,13 @@ describe('HTTP API', () => {
     const metrics = (await call(apiPort, 'GET', '/metrics', undefined, undefined, 'text/plain')).text;
     expect(metrics).toMatch(/^proxymgr_services\{state="ok"\} 1$/m);
     expect(metrics).toMatch(/^proxymgr_servers\{service="web"\} 2$/m);
+    await sample(port, 4);
+    const live = (await call(apiPort, 'GET', '/metrics', undefined, undefined, 'text/plain')).text;
+    const total = [...live.matchAll(/^proxymgr_haproxy_server_sessions_total\{service="web",server="[^"]+"\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    expect(total).toBeGreaterThanOrEqual(4);
+    expect(live).toMatch(new RegExp(`^proxymgr_haproxy_server_up\\{service="web",server="127\\.0\\.0\\.1:${b1}"\\} 1$`, 'm'));
+    const web = (await call(apiPort, 'GET', '/api/services/web')).json() as { servers: Array<{ haproxy: { status: string; sessions_total: number } }> };
+    expect(web.servers.map((s) => s.haproxy.status)).toEqual(['no check', 'no check']);
 
     const server = `127.0.0.1:${b1}`;
     const path = `/api/services/web/servers/${encodeURIComponent(server)}/state`;
