@@ -168,17 +168,6 @@ export class Agent {
     return this.services.statuses();
   }
 
-  /** Reloads now if anything needs it, skipping the quiet period (tests, benchmarks). */
-  reloadNow(): Promise<ApplyOutcome> {
-    return this.enqueue(() => this.reload());
-  }
-
-  /** Resolves once every queued update has run. */
-  async idle(): Promise<void> {
-    while (this.runtimeQueued) await new Promise((r) => setImmediate(r));
-    await this.chain.catch(() => undefined);
-  }
-
   private enqueue<T>(fn: () => Promise<T>): Promise<T> {
     const next = this.chain.then(fn, fn);
     this.chain = next.catch(() => undefined);
@@ -293,7 +282,8 @@ export class Agent {
     const desired = this.desired();
     const runningKeys = new Map(this.running.map((s) => [s.name, listenKey(s.listen)]));
     const eligible = desired.filter((s) => runningKeys.get(s.name) === listenKey(s.listen) && !this.forced.has(s.name));
-    const dirty = trigger === 'change' ? eligible.filter((s) => !sameServerSet(s, this.running)) : eligible;
+    const runningServers = new Map(this.running.map((s) => [s.name, JSON.stringify(s.servers)]));
+    const dirty = trigger === 'change' ? eligible.filter((s) => runningServers.get(s.name) !== JSON.stringify(s.servers)) : eligible;
     let outcome;
     try {
       outcome = await this.runtime.update(dirty, trigger);
@@ -452,9 +442,4 @@ export class Agent {
     this.log.error({ event: 'apply_failed', error: message, problems, ms: Math.round(performance.now() - t0) }, message);
     return { reloaded: false, error: message };
   }
-}
-
-function sameServerSet(s: DesiredService, running: readonly DesiredService[]): boolean {
-  const r = running.find((x) => x.name === s.name);
-  return r !== undefined && JSON.stringify(r.servers) === JSON.stringify(s.servers);
 }

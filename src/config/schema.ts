@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { isIP } from 'node:net';
-import { configText } from '../model/fields';
+import { configText, nameserver } from '../model/fields';
 import { zkConnectString, znodePath } from '../zk/fields';
 
 /** A path that is written into haproxy.cfg: no whitespace, so it needs no quoting. */
@@ -90,10 +90,7 @@ const serviceConfig = z.discriminatedUnion('type', [fileServiceConfig, zookeeper
 
 const dns = z.strictObject({
   /** Default resolvers for `dns` watchers that name none (IP[:port]); unset: the system's. */
-  nameservers: z
-    .array(z.string().regex(/^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:]+\])(:\d{1,5})?$/, 'must be IP[:port] ([v6]:port for IPv6)'))
-    .max(8)
-    .optional(),
+  nameservers: z.array(nameserver).max(8).optional(),
 });
 
 const api = z.strictObject({

@@ -73,11 +73,6 @@ export class Supervisor extends EventEmitter {
     return this.current?.pid;
   }
 
-  /** Every HAProxy pid still alive: the current one and those finishing after a reload. */
-  pids(): number[] {
-    return [...this.generations.keys()];
-  }
-
   get running(): boolean {
     return this.current !== undefined;
   }

@@ -14,6 +14,9 @@ export const port = z.int('must be an integer').min(1, 'must be 1..65535').max(6
 
 export const weight = z.int('must be an integer').min(0, `must be 0..${MAX_WEIGHT}`).max(MAX_WEIGHT, `must be 0..${MAX_WEIGHT}`);
 
+/** A DNS server as `IP[:port]` (`[v6]:port` for IPv6), the form c-ares' setServers takes. */
+export const nameserver = z.string().regex(/^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:]+\])(:\d{1,5})?$/, 'must be IP[:port] ([v6]:port for IPv6)');
+
 export const host = z.string().refine(isValidHost, 'must be an IP address or a hostname').transform(canonicalHost);
 
 const serverObject = z.strictObject({ address: host, port, weight: weight.optional() });

@@ -1,10 +1,9 @@
 import { Resolver } from 'node:dns/promises';
 import { z } from 'zod';
-import { host, port } from '../model/fields';
+import { host, nameserver, port } from '../model/fields';
 import { canonicalHost, MAX_WEIGHT, normalizeServers, type Server } from '../model/server';
 import type { WatcherType } from './watcher';
 
-const nameserver = z.string().regex(/^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:]+\])(:\d{1,5})?$/, 'must be IP[:port] ([v6]:port for IPv6)');
 const ms = (def: number) => z.int().min(100).max(86_400_000).default(def);
 
 type Outcome = { kind: 'ok'; servers: Server[]; ttl: number } | { kind: 'nxdomain' } | { kind: 'error'; message: string };

@@ -4,6 +4,7 @@ import { Resolver } from 'node:dns/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, waitUntil } from './net';
+import { killChild } from './process';
 
 /**
  * dnsmasq (Debian `dnsmasq-base`) on 127.0.0.1, serving only `.test` names from a
@@ -52,13 +53,8 @@ export class TestDns {
     this.proc?.kill('SIGHUP');
   }
 
-  async stop(): Promise<void> {
-    const p = this.proc;
-    if (!p || p.exitCode !== null || p.signalCode !== null) return;
-    await new Promise((r) => {
-      p.once('exit', r);
-      p.kill('SIGKILL');
-    });
+  stop(): Promise<void> {
+    return killChild(this.proc);
   }
 
   async cleanup(): Promise<void> {

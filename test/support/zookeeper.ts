@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import zookeeper, { type Client } from 'node-zookeeper-client';
 import { freePort, waitUntil } from './net';
+import { killChild } from './process';
 
 /** Debian's ZooKeeper 3.8 jars (package `zookeeper`), run straight with java: no scripts, no service. */
 const CLASSPATH = '/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar';
@@ -105,13 +106,8 @@ export class TestZooKeeper {
     return this;
   }
 
-  async stop(): Promise<void> {
-    const p = this.proc;
-    if (!p || p.exitCode !== null || p.signalCode !== null) return;
-    await new Promise((r) => {
-      p.once('exit', r);
-      p.kill('SIGKILL');
-    });
+  stop(): Promise<void> {
+    return killChild(this.proc);
   }
 
   async cleanup(): Promise<void> {
