@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what proxymgr needs and is missing: HAProxy (>= 2.6) from Debian, and the npm dependencies.
-# With --test, also the servers the tests start on 127.0.0.1: ZooKeeper 3.8 (and Java) and dnsmasq.
+# With --test, also the servers the tests start on 127.0.0.1: ZooKeeper 3.8 (and Java) and dnsmasq,
+# and Debian's Chromium for the dashboard's browser test.
 # Safe to run again: it installs nothing that is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,7 @@ if [ "${1:-}" = "--test" ]; then
   [ -f /usr/share/java/zookeeper.jar ] && [ -f /usr/share/java/slf4j-simple.jar ] || need+=(zookeeper libslf4j-java)
   command -v java >/dev/null 2>&1 || need+=(default-jre-headless)
   command -v dnsmasq >/dev/null 2>&1 || need+=(dnsmasq-base)
+  [ -x /usr/bin/chromium ] || need+=(chromium)
 fi
 if ((${#need[@]})); then
   echo "install-deps: installing ${need[*]} from Debian" >&2

@@ -4,6 +4,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent } from './agent/agent';
 import { ApiServer, servicesView } from './api/server';
+import { createMetrics } from './api/metrics';
+import { startStatsd } from './api/statsd';
 import { ConfigError, loadConfig, type Config } from './config/load';
 import { checkConfig } from './haproxy/config-check';
 import { createLogger, silentLogger } from './log';
@@ -54,11 +56,14 @@ async function run(file: string): Promise<void> {
     }
   });
   log.info({ event: 'starting', config: config.file, version, service_config: config.service_config }, 'proxymgr starting');
+  // Both follow the agent's events: set them up before the first start so that it counts.
+  const metrics = createMetrics(agent);
+  if (config.statsd) startStatsd(agent, config.statsd, log);
   await agent.start();
   if (config.api) {
     const token = config.api.token ?? (config.api.token_env ? process.env[config.api.token_env] : undefined);
     if (!token) log.warn({ event: 'api_no_token' }, 'api: no token configured; mutating calls are refused');
-    const api = new ApiServer(agent, log, token);
+    const api = new ApiServer(agent, log, token, metrics);
     await api.listen(config.api.listen);
   }
   if (config.snapshot) {
@@ -81,11 +86,13 @@ async function check(file: string, opts: { haproxy: boolean }): Promise<number> 
     const statuses = agent.statuses();
     let bad = 0;
     for (const s of statuses) {
-      if (s.ok) {
+      // A one-shot check has no grace period: a source it cannot read is an error.
+      const problems = [...s.problems, ...s.warnings];
+      if (!problems.length) {
         process.stdout.write(`ok    ${s.name}: port ${s.port}, ${s.type}, ${s.servers} server(s)\n`);
       } else {
         bad++;
-        process.stdout.write(`ERROR ${s.name} (${s.origin}):\n${s.problems.map((p) => `        - ${p}`).join('\n')}\n`);
+        process.stdout.write(`ERROR ${s.name} (${s.origin}):\n${problems.map((p) => `        - ${p}`).join('\n')}\n`);
       }
     }
     if (opts.haproxy) {

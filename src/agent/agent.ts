@@ -1,9 +1,10 @@
+import { EventEmitter } from 'node:events';
 import { rename, unlink } from 'node:fs/promises';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Config } from '../config/load';
 import type { Logger } from '../log';
-import { changedServices, describeChanges, listenKey, summarizeChanges } from '../model/changes';
+import { changedServices, describeChanges, listenKey, reloadReason, summarizeChanges, type ReloadReason } from '../model/changes';
 import { assignPorts, type DesiredService } from '../model/desired';
 import type { ListenSpec } from '../model/service';
 import { serverName, type Server } from '../model/server';
@@ -30,6 +31,14 @@ export interface AgentOptions {
 export interface Override {
   state?: 'ready' | 'drain' | 'maint';
   weight?: number;
+}
+
+/** What the agent did, for metrics and statsd (listeners must not throw). */
+export interface AgentEvents {
+  reload: [{ reason: ReloadReason; ok: boolean; seconds: number }];
+  runtime: [{ trigger: RuntimeTrigger; commands: number; planSeconds: number; seconds: number }];
+  /** From the first unapplied change a source reported to HAProxy running it. */
+  propagated: [{ path: 'runtime' | 'reload'; seconds: number }];
 }
 
 export interface ApplyOutcome {
@@ -75,6 +84,10 @@ export class Agent {
   private driftTimer?: NodeJS.Timeout;
   lastError?: string;
   readonly stats = { reloads: 0, failedApplies: 0, runtimeUpdates: 0, runtimeCommands: 0 };
+  readonly events = new EventEmitter<AgentEvents>();
+  /** The first change not yet sent over the runtime API / not yet reloaded (performance.now()). */
+  private runtimePendingSince?: number;
+  private reloadPendingSince?: number;
 
   constructor(
     private config: Config,
@@ -82,7 +95,7 @@ export class Agent {
     private readonly opts: AgentOptions,
   ) {
     this.templates = loadTemplates(config.haproxy.template_dir);
-    this.services = new ServiceTable(log, () => this.changed(), { dnsNameservers: config.dns.nameservers });
+    this.services = new ServiceTable(log, () => this.changed(), { dnsNameservers: config.dns.nameservers }, config.status.source_grace_ms);
     this.resolver = new HostResolver(log, () => this.changed());
     this.reloadTimer = new Quiescence(
       {
@@ -148,6 +161,7 @@ export class Agent {
     this.templates = loadTemplates(config.haproxy.template_dir);
     this.config = config;
     this.services.defaults = { dnsNameservers: config.dns.nameservers };
+    this.services.sourceGraceMs = config.status.source_grace_ms;
     if (JSON.stringify(before.service_config) !== JSON.stringify(config.service_config)) {
       await this.source?.stop();
       this.services.markAllStale();
@@ -168,6 +182,20 @@ export class Agent {
     return this.services.statuses();
   }
 
+  get configuration(): Config {
+    return this.config;
+  }
+
+  /** Problems of the agent as a whole (not of one service): they make /status bad for every view. */
+  problems(now = Date.now()): string[] {
+    const out: string[] = [];
+    if (this.lastError) out.push(this.lastError);
+    if (this.started && this.supervisor && !this.supervisor.running) out.push('HAProxy is not running');
+    const p = this.source?.problem?.();
+    if (p && now - p.since >= this.config.status.source_grace_ms) out.push(`${p.message} (since ${new Date(p.since).toISOString()})`);
+    return out;
+  }
+
   private enqueue<T>(fn: () => Promise<T>): Promise<T> {
     const next = this.chain.then(fn, fn);
     this.chain = next.catch(() => undefined);
@@ -177,8 +205,20 @@ export class Agent {
   /** Something may have changed: servers go out on the next tick; a shape change arms the reload timer. */
   private changed(): void {
     if (!this.started || this.stopped || !this.opts.manageHAProxy) return;
+    this.runtimePendingSince ??= performance.now();
     this.queueRuntime();
-    if (this.runningShape !== undefined && this.shapeOf(this.desired()) !== this.runningShape) this.reloadTimer.trigger();
+    if (this.runningShape === undefined) return;
+    if (this.shapeOf(this.desired()) !== this.runningShape) this.triggerReload();
+    else if (this.lastError && this.forced.size === 0) {
+      // What failed to apply is no longer wanted (a bad setting reverted): what runs is what should run.
+      this.log.info({ event: 'error_cleared', error: this.lastError }, 'desired state matches what HAProxy runs again; previous apply error cleared');
+      this.lastError = undefined;
+    }
+  }
+
+  private triggerReload(): void {
+    this.reloadPendingSince ??= performance.now();
+    this.reloadTimer.trigger();
   }
 
   private queueRuntime(trigger: RuntimeTrigger = 'change'): void {
@@ -284,6 +324,10 @@ export class Agent {
     const eligible = desired.filter((s) => runningKeys.get(s.name) === listenKey(s.listen) && !this.forced.has(s.name));
     const runningServers = new Map(this.running.map((s) => [s.name, JSON.stringify(s.servers)]));
     const dirty = trigger === 'change' ? eligible.filter((s) => runningServers.get(s.name) !== JSON.stringify(s.servers)) : eligible;
+    // Changes reported from here on are measured from their own arrival.
+    const pendingSince = this.runtimePendingSince;
+    this.runtimePendingSince = undefined;
+    const t0 = performance.now();
     let outcome;
     try {
       outcome = await this.runtime.update(dirty, trigger);
@@ -295,10 +339,15 @@ export class Agent {
     }
     this.stats.runtimeUpdates++;
     this.stats.runtimeCommands += outcome.commands;
+    const now = performance.now();
+    this.events.emit('runtime', { trigger, commands: outcome.commands, planSeconds: outcome.planMs / 1000, seconds: (now - t0) / 1000 });
+    if (outcome.commands > 0 && outcome.applied.length && pendingSince !== undefined && trigger === 'change') {
+      this.events.emit('propagated', { path: 'runtime', seconds: (now - pendingSince) / 1000 });
+    }
     const applied = new Map(desired.filter((s) => outcome.applied.includes(s.name)).map((s) => [s.name, s.servers]));
     this.running = this.running.map((s) => (applied.has(s.name) ? { ...s, servers: applied.get(s.name)! } : s));
     for (const r of outcome.needReload) this.forced.set(r.service, r.reason);
-    if (outcome.needReload.length) this.reloadTimer.trigger();
+    if (outcome.needReload.length) this.triggerReload();
     if (outcome.retryInMs !== undefined) this.scheduleRetry(outcome.retryInMs);
     // Keep the file on disk equal to what runs, so a crash restart or a reload reproduces it.
     const text = renderConfig(this.templates, this.renderSettings(), this.running);
@@ -317,7 +366,11 @@ export class Agent {
   /** The reload path: render everything, `haproxy -c`, write, hand the sockets to a new HAProxy. */
   private async reload(): Promise<ApplyOutcome> {
     try {
-      return await this.reloadOnce();
+      const since = this.reloadPendingSince;
+      this.reloadPendingSince = undefined;
+      const outcome = await this.reloadOnce();
+      if (outcome.reloaded && since !== undefined) this.events.emit('propagated', { path: 'reload', seconds: (performance.now() - since) / 1000 });
+      return outcome;
     } catch (err) {
       // Disk full, permissions, ...: HAProxy keeps running what it has; report and carry on.
       return this.fail(`apply failed: ${(err as Error).message}`, [], performance.now());
@@ -335,6 +388,7 @@ export class Agent {
       const text = renderConfig(this.templates, this.renderSettings(), services);
       const changes = summarizeChanges(this.running, services);
       const forced = [...this.forced].map(([s, why]) => `${s} (${why})`);
+      const kind = reloadReason({ initial: this.runningText === undefined, changes, forced: forced.length > 0, shapeChanged: shape !== this.runningShape });
       const reason =
         this.runningText === undefined
           ? 'initial start'
@@ -349,7 +403,7 @@ export class Agent {
       if (!check.ok) {
         await unlink(candidate).catch(() => undefined);
         if (this.blame(check.problems, services, 'haproxy -c')) continue;
-        return this.fail('haproxy -c rejected the configuration; HAProxy keeps running the previous one', check.problems, t0);
+        return this.fail('haproxy -c rejected the configuration; HAProxy keeps running the previous one', check.problems, t0, kind);
       }
       await this.saveServerState();
       await rename(candidate, h.config_path);
@@ -361,7 +415,7 @@ export class Agent {
         if (this.runningText !== undefined) await writeFileAtomic(h.config_path, this.runningText);
         const { alerts } = attributeMessages(res.output.join('\n'), h.config_path, text);
         if (this.blame(alerts, services, 'HAProxy startup')) continue;
-        return this.fail(`HAProxy failed to start with the new configuration: ${res.error}`, alerts.length ? alerts : [{ message: res.error }], t0);
+        return this.fail(`HAProxy failed to start with the new configuration: ${res.error}`, alerts.length ? alerts : [{ message: res.error }], t0, kind);
       }
       this.running = services;
       this.runningText = text;
@@ -370,10 +424,12 @@ export class Agent {
       this.runtime?.reset();
       this.lastError = undefined;
       this.stats.reloads++;
+      this.events.emit('reload', { reason: kind, ok: true, seconds: (performance.now() - t0) / 1000 });
       this.log.info(
         {
           event: wasRunning ? 'reload' : 'start',
           reason,
+          kind,
           services: changedServices(changes),
           pid: res.pid,
           old_pid: res.oldPid,
@@ -436,8 +492,9 @@ export class Agent {
     return true;
   }
 
-  private fail(message: string, problems: ConfigProblem[], t0: number): ApplyOutcome {
+  private fail(message: string, problems: ConfigProblem[], t0: number, reason?: ReloadReason): ApplyOutcome {
     this.stats.failedApplies++;
+    if (reason) this.events.emit('reload', { reason, ok: false, seconds: (performance.now() - t0) / 1000 });
     this.lastError = message;
     this.log.error({ event: 'apply_failed', error: message, problems, ms: Math.round(performance.now() - t0) }, message);
     return { reloaded: false, error: message };

@@ -12,6 +12,8 @@ export interface RuntimeOutcome {
   /** Services the runtime API could not bring in line, with why: they need a reload. */
   needReload: Array<{ service: string; reason: string }>;
   commands: number;
+  /** Time the pure planner took. */
+  planMs: number;
   /** Run again after this long (a drain finishing, a delete waiting for connections). */
   retryInMs?: number;
 }
@@ -41,11 +43,12 @@ export class RuntimeUpdater {
 
   async update(services: readonly DesiredService[], trigger: RuntimeTrigger): Promise<RuntimeOutcome> {
     const t0 = performance.now();
-    if (services.length === 0) return { applied: [], needReload: [], commands: 0 };
+    if (services.length === 0) return { applied: [], needReload: [], commands: 0, planMs: 0 };
     const names = services.map((s) => s.name);
     const actual = await this.client.serversStateOf(names);
     const mine = new Set(names);
     const keep = new Map([...this.draining].filter(([id]) => !mine.has(id.slice(0, id.indexOf('/')))));
+    const p0 = performance.now();
     const plan = planRuntime({
       services: services.map((s) => ({ name: s.name, serverOptions: s.listen.serverOptions, servers: s.servers.map(toDesired) })),
       actual,
@@ -53,6 +56,7 @@ export class RuntimeUpdater {
       now: Date.now(),
       drainMs: this.drainMs(),
     });
+    const planMs = performance.now() - p0;
     this.draining = new Map([...keep, ...plan.draining]);
 
     const replies = await this.client.batch(plan.commands.map((c) => c.command));
@@ -75,7 +79,7 @@ export class RuntimeUpdater {
     const refused = new Set(needReload.map((r) => r.service));
     const applied = names.filter((n) => !refused.has(n));
     const retry = [plan.nextDueMs, deleteLater ? DELETE_RETRY_MS : undefined].filter((x): x is number => x !== undefined);
-    const outcome: RuntimeOutcome = { applied, needReload, commands: plan.commands.length, retryInMs: retry.length ? Math.min(...retry) : undefined };
+    const outcome: RuntimeOutcome = { applied, needReload, commands: plan.commands.length, planMs, retryInMs: retry.length ? Math.min(...retry) : undefined };
 
     if (plan.commands.length || needReload.length) this.logPlan(trigger, plan.changes, outcome, performance.now() - t0);
     return outcome;

@@ -22,6 +22,11 @@ export interface ServiceEntry {
   serversReported: boolean;
   /** The watcher's source cannot be read; `servers` is the last good list. */
   sourceError?: string;
+  /** When the source went bad (epoch ms); it counts as an error only after the grace period. */
+  sourceErrorSince?: number;
+  /** When the definition or the server list last changed, and the newest problem seen (epoch ms). */
+  lastChange?: number;
+  lastError?: { message: string; at: number };
   /** A listen spec HAProxy refused (`haproxy -c` or startup); not retried until the blob changes. */
   rejected?: { key: string; message: string };
   /** Another service holds the port. */
@@ -37,7 +42,14 @@ export interface ServiceStatus {
   type?: string;
   servers: number;
   ok: boolean;
+  /** Errors: bad definition, rejected by HAProxy, port conflict, source down beyond the grace period. */
   problems: string[];
+  /** A source problem still within its grace period: servers are kept, not an error yet. */
+  warnings: string[];
+  /** The watcher's source answers (false while it is down, grace or not). */
+  sourceUp: boolean;
+  lastChange?: string;
+  lastError?: { message: string; at: string };
 }
 
 /**
@@ -53,6 +65,8 @@ export class ServiceTable implements ServiceConfigHandler {
     private readonly onChange: () => void,
     /** Read when a watcher starts; a changed value applies to watchers started after it. */
     public defaults: WatcherDefaults = {},
+    /** A source may be down this long before its service counts as in error. */
+    public sourceGraceMs = 30_000,
   ) {}
 
   upsert(name: string, raw: unknown, origin: string, baseDir: string): void {
@@ -60,6 +74,7 @@ export class ServiceTable implements ServiceConfigHandler {
     if (!parsed.ok) return this.invalid(name, origin, parsed.errors);
     const entry = this.entry(name, origin, baseDir);
     entry.errors = [];
+    if (JSON.stringify(entry.def) !== JSON.stringify(parsed.service)) entry.lastChange = Date.now();
     entry.def = parsed.service;
     const key = watcherKey(parsed.service.watcher, baseDir);
     if (key !== entry.watcherKey) this.startWatcher(entry, parsed.service, key);
@@ -70,6 +85,7 @@ export class ServiceTable implements ServiceConfigHandler {
   invalid(name: string, origin: string, problems: string[]): void {
     const entry = this.entry(name, origin, undefined);
     entry.errors = problems.map((p) => `${origin}: ${p}`);
+    entry.lastError = { message: entry.errors.join('; '), at: Date.now() };
     this.log.error(
       { event: 'service_invalid', service: name, origin, errors: problems, keeping: entry.def ? 'last valid definition' : 'nothing (service not started)' },
       `service ${name}: invalid definition`,
@@ -125,16 +141,45 @@ export class ServiceTable implements ServiceConfigHandler {
     return out;
   }
 
-  statuses(): ServiceStatus[] {
+  statuses(now = Date.now()): ServiceStatus[] {
     return [...this.entries.values()]
       .sort((a, b) => (a.name < b.name ? -1 : 1))
       .map((e) => {
         const problems = [...e.errors];
+        const warnings: string[] = [];
         if (e.rejected) problems.push(`HAProxy rejected the definition: ${e.rejected.message}`);
         if (e.conflict) problems.push(e.conflict);
-        if (e.sourceError) problems.push(e.sourceError);
-        return { name: e.name, origin: e.origin, port: e.def?.port, type: e.def?.watcher.type, servers: e.servers.length, ok: problems.length === 0, problems };
+        if (e.sourceError) {
+          const since = e.sourceErrorSince ?? now;
+          const late = now - since >= this.sourceGraceMs;
+          (late ? problems : warnings).push(`${e.sourceError} (since ${new Date(since).toISOString()})`);
+        }
+        return {
+          name: e.name,
+          origin: e.origin,
+          port: e.def?.port,
+          type: e.def?.watcher.type,
+          servers: e.servers.length,
+          ok: problems.length === 0,
+          problems,
+          warnings,
+          sourceUp: e.sourceError === undefined,
+          ...(e.lastChange !== undefined && { lastChange: new Date(e.lastChange).toISOString() }),
+          ...(e.lastError && { lastError: { message: e.lastError.message, at: new Date(e.lastError.at).toISOString() } }),
+        };
       });
+  }
+
+  /** Records a source problem; the first one starts the grace period. */
+  private sourceFailed(entry: ServiceEntry, message: string): void {
+    if (entry.sourceError === undefined) entry.sourceErrorSince = Date.now();
+    entry.sourceError = message;
+    entry.lastError = { message, at: Date.now() };
+  }
+
+  private sourceRecovered(entry: ServiceEntry): void {
+    entry.sourceError = undefined;
+    entry.sourceErrorSince = undefined;
   }
 
   private entry(name: string, origin: string, baseDir: string | undefined): ServiceEntry {
@@ -152,7 +197,7 @@ export class ServiceTable implements ServiceConfigHandler {
   private startWatcher(entry: ServiceEntry, def: ServiceDefinition, key: string): void {
     void entry.watcher?.stop();
     entry.watcherKey = key;
-    entry.sourceError = undefined;
+    this.sourceRecovered(entry);
     // The old servers stay until the new watcher reports: swapping sources must not empty a backend.
     const type = WATCHER_TYPES[def.watcher.type];
     const watcher: Watcher = type.create(def.watcher.options, {
@@ -164,12 +209,13 @@ export class ServiceTable implements ServiceConfigHandler {
         if (entry.watcher !== watcher || this.entries.get(entry.name) !== entry) return;
         const allowEmpty = entry.def?.allowEmpty ?? false;
         if (servers.length === 0 && entry.servers.length > 0 && !allowEmpty) {
-          entry.sourceError = `source reported no servers; keeping the previous ${entry.servers.length} (set allow_empty to accept an empty list)`;
+          this.sourceFailed(entry, `source reported no servers; keeping the previous ${entry.servers.length} (set allow_empty to accept an empty list)`);
           entry.serversReported = true;
           this.log.warn({ event: 'source_empty', service: entry.name, kept: entry.servers.length }, entry.sourceError);
           return this.onChange();
         }
-        entry.sourceError = undefined;
+        this.sourceRecovered(entry);
+        if (JSON.stringify(entry.servers) !== JSON.stringify(servers)) entry.lastChange = Date.now();
         entry.servers = servers;
         entry.serversReported = true;
         this.log.debug({ event: 'servers', service: entry.name, count: servers.length }, 'servers updated');
@@ -177,7 +223,7 @@ export class ServiceTable implements ServiceConfigHandler {
       },
       onError: (message) => {
         if (entry.watcher !== watcher) return;
-        entry.sourceError = message;
+        this.sourceFailed(entry, message);
         this.log.warn({ event: 'source_error', service: entry.name, error: message, kept: entry.servers.length }, 'watcher error; keeping the last servers');
         this.onChange();
       },

@@ -1,36 +1,85 @@
-import { Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Agent } from '../agent/agent';
+import { ZkSession } from '../zk/session';
 import { haproxyStats, type LiveServer } from './live-stats';
 
-/** Prometheus metrics read from the agent when scraped (nothing to keep in sync). */
+// Runtime updates take milliseconds, reloads take tens to hundreds: one bucket set covers both.
+const SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const PLAN_SECONDS = [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05];
+
+/**
+ * Prometheus metrics. Counters and histograms follow the agent's events, so create
+ * this before `agent.start()` to count the first start; gauges are read at scrape time.
+ */
 export function createMetrics(agent: Agent): Registry {
   const registry = new Registry();
-  const gauge = (name: string, help: string, labelNames: string[], collect: (g: Gauge) => void) =>
-    new Gauge({ name, help, labelNames, registers: [registry], collect() { collect(this); } });
-  gauge('proxymgr_reloads_total', 'HAProxy reloads (and the first start) done by the agent', [], (g) => g.set(agent.stats.reloads));
-  gauge('proxymgr_failed_applies_total', 'changes that could not be applied (HAProxy kept the previous config)', [], (g) => g.set(agent.stats.failedApplies));
-  gauge('proxymgr_runtime_updates_total', 'runtime API update rounds', [], (g) => g.set(agent.stats.runtimeUpdates));
-  gauge('proxymgr_runtime_commands_total', 'runtime API commands sent', [], (g) => g.set(agent.stats.runtimeCommands));
-  gauge('proxymgr_haproxy_restarts_total', 'HAProxy crashes the supervisor restarted from', [], (g) => g.set(agent.supervisor?.stats.crashes ?? 0));
-  gauge('proxymgr_services', 'services by state', ['state'], (g) => {
+  const registers = [registry];
+
+  const reloads = new Counter({ name: 'proxymgr_reloads_total', help: 'HAProxy reloads (and the first start) that went through, by reason', labelNames: ['reason'], registers });
+  const reloadFailures = new Counter({ name: 'proxymgr_reload_failures_total', help: 'reloads HAProxy refused (the previous config kept running), by reason', labelNames: ['reason'], registers });
+  const reloadSeconds = new Histogram({ name: 'proxymgr_reload_duration_seconds', help: 'render, haproxy -c, write and socket-handoff reload', buckets: SECONDS, registers });
+  const runtimeUpdates = new Counter({ name: 'proxymgr_runtime_updates_total', help: 'runtime API update rounds, by trigger', labelNames: ['trigger'], registers });
+  const runtimeCommands = new Counter({ name: 'proxymgr_runtime_commands_total', help: 'runtime API commands sent (add/del/set server ...)', registers });
+  const runtimeSeconds = new Histogram({ name: 'proxymgr_runtime_update_duration_seconds', help: 'one runtime update: read state, plan, send the batch', buckets: SECONDS, registers });
+  const planSeconds = new Histogram({ name: 'proxymgr_plan_duration_seconds', help: 'the pure planner alone', buckets: PLAN_SECONDS, registers });
+  const propagation = new Histogram({
+    name: 'proxymgr_propagation_seconds',
+    help: 'from a source reporting a change to HAProxy running it, by path (runtime API or reload)',
+    labelNames: ['path'],
+    buckets: SECONDS,
+    registers,
+  });
+  for (const path of ['runtime', 'reload']) propagation.zero({ path });
+  agent.events.on('reload', (e) => {
+    (e.ok ? reloads : reloadFailures).inc({ reason: e.reason });
+    if (e.ok) reloadSeconds.observe(e.seconds);
+  });
+  agent.events.on('runtime', (e) => {
+    runtimeUpdates.inc({ trigger: e.trigger });
+    runtimeCommands.inc(e.commands);
+    runtimeSeconds.observe(e.seconds);
+    if (e.commands) planSeconds.observe(e.planSeconds);
+  });
+  agent.events.on('propagated', (e) => propagation.observe({ path: e.path }, e.seconds));
+
+  const gauge = (name: string, help: string, labelNames: string[], collect: (g: Gauge) => void | Promise<void>) =>
+    new Gauge({ name, help, labelNames, registers, collect() { return collect(this); } });
+  new Counter({
+    name: 'proxymgr_haproxy_restarts_total',
+    help: 'HAProxy crashes the supervisor restarted from',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(agent.supervisor?.stats.crashes ?? 0);
+    },
+  });
+  gauge('proxymgr_haproxy_up', '1 while the supervised HAProxy runs', [], (g) => g.set(agent.supervisor?.running ? 1 : 0));
+  gauge('proxymgr_agent_problems', 'problems of the agent as a whole (reload failing, HAProxy down, service config source down)', [], (g) => g.set(agent.problems().length));
+  gauge('proxymgr_services', 'services by state: ok, error (bad definition, rejected, source down beyond grace), or degraded (source down within grace)', ['state'], (g) => {
     const st = agent.statuses();
-    g.set({ state: 'ok' }, st.filter((s) => s.ok).length);
+    g.set({ state: 'ok' }, st.filter((s) => s.ok && !s.warnings.length).length);
+    g.set({ state: 'degraded' }, st.filter((s) => s.ok && s.warnings.length).length);
     g.set({ state: 'error' }, st.filter((s) => !s.ok).length);
   });
-  gauge('proxymgr_servers', 'desired servers per service', ['service'], (g) => {
+  gauge('proxymgr_servers', 'desired servers per service and state (ready, drain, maint)', ['service', 'state'], (g) => {
     g.reset();
-    for (const s of agent.desiredServices()) g.set({ service: s.name }, s.servers.length);
+    for (const s of agent.desiredServices()) {
+      const by = { ready: 0, drain: 0, maint: 0 };
+      for (const srv of s.servers) by[srv.admin ?? 'ready']++;
+      for (const [state, n] of Object.entries(by)) g.set({ service: s.name, state }, n);
+    }
   });
-  // HAProxy's own per-server counters, read with `show stat` at scrape time.
-  const live = [
-    ['proxymgr_haproxy_server_sessions_current', 'current sessions per server (HAProxy scur)', 'sessions_current'],
-    ['proxymgr_haproxy_server_sessions_total', 'sessions per server since HAProxy started (stot)', 'sessions_total'],
-    ['proxymgr_haproxy_server_bytes_in_total', 'bytes in per server (bin)', 'bytes_in'],
-    ['proxymgr_haproxy_server_bytes_out_total', 'bytes out per server (bout)', 'bytes_out'],
-    ['proxymgr_haproxy_server_connection_errors_total', 'connection errors per server (econ)', 'connection_errors'],
-    ['proxymgr_haproxy_server_response_errors_total', 'response errors per server (eresp)', 'response_errors'],
-  ] as const;
-  // One `show stat` per scrape, shared by every gauge below (prom-client collects them concurrently).
+  gauge('proxymgr_source_up', '1 while the service\'s watcher can read its source (ZooKeeper, DNS, file)', ['service', 'type'], (g) => {
+    g.reset();
+    for (const s of agent.statuses()) if (s.type) g.set({ service: s.name, type: s.type }, s.sourceUp ? 1 : 0);
+  });
+  gauge('proxymgr_zookeeper_connected', '1 while the ZooKeeper session to this connection string is connected', ['ensemble'], (g) => {
+    g.reset();
+    for (const z of ZkSession.all()) g.set({ ensemble: z.connectString }, z.isConnected ? 1 : 0);
+  });
+
+  // HAProxy's own per-server counters: one `show stat` per scrape, shared by every gauge below
+  // (prom-client collects them concurrently).
   let pending: Promise<Map<string, LiveServer>> | undefined;
   const stats = () => {
     if (!pending) {
@@ -40,29 +89,21 @@ export function createMetrics(agent: Agent): Registry {
     return pending;
   };
   const labelsOf = (key: string) => ({ service: key.slice(0, key.indexOf('/')), server: key.slice(key.indexOf('/') + 1) });
-  for (const [name, help, field] of live) {
-    new Gauge({
-      name,
-      help,
-      labelNames: ['service', 'server'],
-      registers: [registry],
-      async collect() {
-        const st = await stats();
-        this.reset();
-        for (const [key, v] of st) this.set(labelsOf(key), v[field]);
-      },
+  const live = [
+    ['proxymgr_haproxy_server_sessions_current', 'current sessions per server (HAProxy scur)', (v: LiveServer) => v.sessions_current],
+    ['proxymgr_haproxy_server_sessions_total', 'sessions per server since HAProxy started (stot)', (v: LiveServer) => v.sessions_total],
+    ['proxymgr_haproxy_server_bytes_in_total', 'bytes in per server (bin)', (v: LiveServer) => v.bytes_in],
+    ['proxymgr_haproxy_server_bytes_out_total', 'bytes out per server (bout)', (v: LiveServer) => v.bytes_out],
+    ['proxymgr_haproxy_server_connection_errors_total', 'connection errors per server (econ)', (v: LiveServer) => v.connection_errors],
+    ['proxymgr_haproxy_server_response_errors_total', 'response errors per server (eresp)', (v: LiveServer) => v.response_errors],
+    ['proxymgr_haproxy_server_up', '1 when HAProxy reports the server UP (or not checked)', (v: LiveServer) => (v.status.startsWith('UP') || v.status === 'no check' ? 1 : 0)],
+  ] as const;
+  for (const [name, help, value] of live) {
+    gauge(name, help, ['service', 'server'], async (g) => {
+      const st = await stats();
+      g.reset();
+      for (const [key, v] of st) g.set(labelsOf(key), value(v));
     });
   }
-  new Gauge({
-    name: 'proxymgr_haproxy_server_up',
-    help: '1 when HAProxy reports the server UP',
-    labelNames: ['service', 'server'],
-    registers: [registry],
-    async collect() {
-      const st = await stats();
-      this.reset();
-      for (const [key, v] of st) this.set(labelsOf(key), v.status.startsWith('UP') || v.status === 'no check' ? 1 : 0);
-    },
-  });
   return registry;
 }

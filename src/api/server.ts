@@ -3,8 +3,9 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Agent, Override } from '../agent/agent';
 import type { Logger } from '../log';
 import { isValidWeight, serverName } from '../model/server';
-import { createMetrics } from './metrics';
+import type { Registry } from 'prom-client';
 import { haproxyStats } from './live-stats';
+import { statusOf, UnknownView } from './status';
 
 const MAX_BODY = 64 * 1024;
 
@@ -16,15 +17,15 @@ export class ApiServer {
     private readonly agent: Agent,
     private readonly log: Logger,
     private readonly token: string | undefined,
+    private readonly metrics: Registry,
   ) {}
 
   async listen(hostPort: string): Promise<{ host: string; port: number }> {
     const idx = hostPort.lastIndexOf(':');
     const host = hostPort.slice(0, idx).replace(/^\[|\]$/g, '');
     const port = Number(hostPort.slice(idx + 1));
-    const metrics = createMetrics(this.agent);
     this.server = createServer((req, res) => {
-      this.route(req, res, metrics).catch((err: Error) => json(res, 500, { error: err.message }));
+      this.route(req, res).catch((err: Error) => json(res, 500, { error: err.message }));
     });
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', reject);
@@ -41,10 +42,11 @@ export class ApiServer {
     await new Promise((r) => this.server!.close(r));
   }
 
-  private async route(req: IncomingMessage, res: ServerResponse, metrics: ReturnType<typeof createMetrics>): Promise<void> {
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const metrics = this.metrics;
     const url = new URL(req.url ?? '/', 'http://localhost');
     const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
-    if (req.method === 'GET' && url.pathname === '/status') return this.status(req, res);
+    if (req.method === 'GET' && url.pathname === '/status') return this.status(req, res, url.searchParams.get('view') ?? undefined);
     if (req.method === 'GET' && url.pathname === '/metrics') {
       res.writeHead(200, { 'content-type': metrics.contentType });
       return void res.end(await metrics.metrics());
@@ -78,13 +80,19 @@ export class ApiServer {
     return json(res, 404, { error: `no route ${req.method} ${url.pathname}` });
   }
 
-  private status(req: IncomingMessage, res: ServerResponse): void {
-    const st = this.agent.statuses();
-    const bad = st.filter((s) => !s.ok).length + (this.agent.lastError ? 1 : 0);
-    const body = { num_ok: st.filter((s) => s.ok).length, num_error: bad, has_error: bad > 0, good: bad === 0 };
-    if ((req.headers.accept ?? '').includes('application/json')) return json(res, 200, body);
+  /** Lovebeat-style: four plain lines, or JSON (with the errors spelled out) when asked for. */
+  private status(req: IncomingMessage, res: ServerResponse, view: string | undefined): void {
+    let st;
+    try {
+      st = statusOf(this.agent.statuses(), this.agent.problems(), this.agent.configuration.status.views, view);
+    } catch (err) {
+      if (err instanceof UnknownView) return json(res, 404, { error: err.message });
+      throw err;
+    }
+    if ((req.headers.accept ?? '').includes('application/json')) return json(res, 200, st);
+    const { num_ok, num_error, has_error, good } = st;
     res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
-    res.end(Object.entries(body).map(([k, v]) => `${k} ${v}`).join('\n') + '\n');
+    res.end(Object.entries({ num_ok, num_error, has_error, good }).map(([k, v]) => `${k} ${v}`).join('\n') + '\n');
   }
 
   /** The services view plus HAProxy's own view of each server: status and live counters from `show stat`. */

@@ -101,12 +101,34 @@ const api = z.strictObject({
   token_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).optional(),
 });
 
+/** A service name, or a pattern with `*` for any run of characters. */
+const servicePattern = z.string().regex(/^[A-Za-z0-9_.*-]+$/, 'must be a service name or a pattern with *');
+
+const status = z.strictObject({
+  /** A watcher's source (ZooKeeper, DNS, a file) may be unreadable this long before its service counts as in error. */
+  source_grace_ms: ms(30_000, 86_400_000),
+  /** Named groups of services for `/status?view=NAME`. */
+  views: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'view names: letters, digits, _ . -'), z.array(servicePattern).min(1)).default({}),
+});
+
+const statsd = z.strictObject({
+  host: z.string().min(1).default('127.0.0.1'),
+  port: z.int().min(1).max(65535).default(8125),
+  /** Prepended to every metric name. */
+  prefix: z.string().regex(/^[A-Za-z0-9_.-]*$/).default('proxymgr.'),
+  /** How often the gauges (services, servers) are sent. */
+  interval_ms: ms(10_000, 3_600_000),
+});
+
 export const configSchema = z.strictObject({
   dns: dns.default({}),
   /** The HTTP API: /status, /metrics, /api/services. Off unless configured. */
   api: api.optional(),
   /** The /api/services JSON, rewritten atomically every interval_ms, so a crashed agent leaves its last view behind. */
   snapshot: z.strictObject({ path: z.string().min(1), interval_ms: z.int().min(100).max(3_600_000).default(5_000) }).optional(),
+  status: status.default(() => status.parse({})),
+  /** Optional: counters and timings pushed to a statsd daemon as well. */
+  statsd: statsd.optional(),
   haproxy: haproxy.default(() => haproxy.parse({})),
   reload: reload.default(() => reload.parse({})),
   runtime: runtime.default(() => runtime.parse({})),

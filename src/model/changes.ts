@@ -42,3 +42,26 @@ export function describeChanges(c: ChangeSummary): string {
 export function changedServices(c: ChangeSummary): string[] {
   return [...c.added, ...c.removed, ...c.reconfigured, ...c.servers].sort();
 }
+
+/** Why a reload happened, as one label (metrics): the weightiest cause wins. */
+export type ReloadReason =
+  | 'initial'
+  | 'service_added'
+  | 'service_removed'
+  | 'service_reconfigured'
+  | 'runtime_fallback'
+  | 'servers'
+  | 'settings'
+  | 'haproxy_down';
+
+export function reloadReason(o: { initial: boolean; changes: ChangeSummary; forced: boolean; shapeChanged: boolean }): ReloadReason {
+  if (o.initial) return 'initial';
+  if (o.changes.added.length) return 'service_added';
+  if (o.changes.removed.length) return 'service_removed';
+  if (o.changes.reconfigured.length) return 'service_reconfigured';
+  if (o.forced) return 'runtime_fallback';
+  // Server changes reach a reload only with the runtime path off (or riding along with the above).
+  if (o.changes.servers.length && o.shapeChanged) return 'servers';
+  if (o.shapeChanged) return 'settings';
+  return 'haproxy_down';
+}

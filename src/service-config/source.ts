@@ -12,4 +12,6 @@ export interface ServiceConfigSource {
   start(handler: ServiceConfigHandler): Promise<void>;
   stop(): Promise<void>;
   describe(): string;
+  /** Why the source cannot be read now, and since when (epoch ms); undefined when it can. */
+  problem?(): { message: string; since: number } | undefined;
 }

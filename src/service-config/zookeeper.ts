@@ -21,6 +21,12 @@ export class ZooKeeperServiceConfig implements ServiceConfigSource {
     return `zookeeper:${this.servers}${this.path}`;
   }
 
+  problem(): { message: string; since: number } | undefined {
+    const s = this.session;
+    if (!s || s.isConnected) return undefined;
+    return { message: `service config ${this.describe()}: ZooKeeper disconnected; keeping every service as it is`, since: s.stateSince };
+  }
+
   async start(handler: ServiceConfigHandler): Promise<void> {
     this.session = ZkSession.acquire(this.servers);
     await this.session.connected();

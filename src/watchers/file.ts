@@ -69,7 +69,11 @@ export const fileWatcher: WatcherType = {
       start() {
         fsw = watch(path, { persistent: true, ignoreInitial: true });
         fsw.on('add', read).on('change', read);
-        fsw.on('unlink', () => ctx.onError(`${path}: removed; keeping the previous servers`));
+        fsw.on('unlink', () => {
+          // The same content coming back must report again (and clear the error).
+          last = undefined;
+          ctx.onError(`${path}: removed; keeping the previous servers`);
+        });
         fsw.on('error', (err) => ctx.onError(`${path}: watch failed: ${(err as Error).message}`));
         unwatchDir = onDirEvents(dirname(path), (name) => {
           if (name === basename(path)) readNow();

@@ -16,10 +16,14 @@ export const zookeeperWatcher: WatcherType = {
     const skipped = new Set<string>();
     const replaced = (why: string) =>
       ctx.log.warn({ event: 'zk_session_replaced', service: ctx.service, server, why }, 'ZooKeeper session replaced; re-reading instances (servers kept meanwhile)');
+    // The servers stay; the service reports a source error (an error in /status once past the grace period)
+    // until the re-read after reconnecting reports the instances again.
+    const disconnected = () => ctx.onError(`zookeeper ${server}: disconnected; keeping the previous servers`);
     return {
       start() {
         session = ZkSession.acquire(server);
         session.on('replaced', replaced);
+        session.on('disconnected', disconnected);
         cache = new ChildrenCache(session, path, {
           onChange(children) {
             const servers: Server[] = [];
@@ -42,6 +46,7 @@ export const zookeeperWatcher: WatcherType = {
       async stop() {
         cache?.stop();
         session?.off('replaced', replaced);
+        session?.off('disconnected', disconnected);
         session?.release();
       },
     };

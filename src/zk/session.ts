@@ -1,7 +1,21 @@
 import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
 import zookeeper, { type Client } from 'node-zookeeper-client';
 
 const SESSION_TIMEOUT_MS = 10_000;
+const SPIN_DELAY_MS = 200;
+const HANDSHAKE_MS = 1_000;
+// node-zookeeper-client's ConnectionManager states (lib/ConnectionManager.js).
+const CM_CONNECTING = 1;
+const CM_CONNECTED = 2;
+
+/** The parts of node-zookeeper-client's connection manager used to work around its gaps. */
+interface ConnectionInternals {
+  state: number;
+  socket?: Socket;
+  pendingBuffer: unknown;
+  on(event: 'state', listener: (state: number) => void): void;
+}
 const WATCHDOG_EVERY_MS = 2_000;
 
 /**
@@ -23,6 +37,14 @@ export class ZkSession extends EventEmitter {
   private watchdog?: NodeJS.Timeout;
   private closed = false;
   replacements = 0;
+  /** Connected now, and since when the state last changed (epoch ms): for /status, /metrics and grace periods. */
+  isConnected = false;
+  stateSince = Date.now();
+
+  /** Every open session, for the connection-state metric. */
+  static all(): ZkSession[] {
+    return [...ZkSession.open.values()];
+  }
 
   static acquire(connectString: string): ZkSession {
     let s = ZkSession.open.get(connectString);
@@ -59,15 +81,28 @@ export class ZkSession extends EventEmitter {
   }
 
   private connect(): void {
-    const client = zookeeper.createClient(this.connectString, { sessionTimeout: SESSION_TIMEOUT_MS, spinDelay: 200, retries: 0 });
+    const client = zookeeper.createClient(this.connectString, { sessionTimeout: SESSION_TIMEOUT_MS, spinDelay: SPIN_DELAY_MS, retries: 0 });
     this.current = client;
+    this.clientSince = Date.now();
+    const internals = (client as unknown as { connectionManager?: ConnectionInternals }).connectionManager;
+    if (internals) this.boundHandshake(client, internals);
     this.ready = new Promise((resolve) => client.once('connected', () => resolve()));
-    let seen = false;
+    // A replacement made while the server was away: the re-reads its 'replaced' event
+    // started may have failed meanwhile, so its first connect counts as a reconnect.
+    let seen = this.replacements > 0;
     client.on('connected', () => {
+      if (client !== this.current) return;
+      this.setConnected(true);
       // Same session again after a disconnect: watches were re-registered by the client,
       // but users re-read anyway, so nothing depends on that alone.
-      if (seen && client === this.current) this.emit('reconnected');
+      if (seen) this.emit('reconnected');
       seen = true;
+    });
+    client.on('disconnected', () => {
+      // node-zookeeper-client 1.1.3 keeps a partly received packet across reconnects, which
+      // would be glued to the next server's connect response. The reconnect starts right after this event.
+      if (internals) internals.pendingBuffer = null;
+      if (client === this.current) this.setConnected(false);
     });
     client.on('expired', () => {
       if (client === this.current) this.replace('session expired');
@@ -75,12 +110,49 @@ export class ZkSession extends EventEmitter {
     client.connect();
   }
 
+  /**
+   * The client bounds the TCP connect but not the handshake after it: a ZooKeeper that is
+   * still starting accepts the connection and never answers, and the client waits there
+   * for good (measured: about one restart in ten under load). A handshake not answered in
+   * time is cut, so the client retries on a fresh socket with its session intact. The
+   * bound doubles after each cut, so that a slow but working server is not cut forever.
+   */
+  private boundHandshake(client: Client, cm: ConnectionInternals): void {
+    let timer: NodeJS.Timeout | undefined;
+    let cuts = 0;
+    cm.on('state', (state: number) => {
+      clearTimeout(timer);
+      if (state === CM_CONNECTED) cuts = 0;
+      if (state !== CM_CONNECTING || client !== this.current) return;
+      const bound = Math.min(HANDSHAKE_MS * 2 ** cuts, SESSION_TIMEOUT_MS) + SPIN_DELAY_MS;
+      timer = setTimeout(() => {
+        if (cm.state !== CM_CONNECTING || !cm.socket || cm.socket.destroyed || client !== this.current) return;
+        cuts++;
+        cm.socket.destroy();
+      }, bound);
+      timer.unref();
+    });
+  }
+
+  private setConnected(up: boolean): void {
+    if (up === this.isConnected) return;
+    this.isConnected = up;
+    this.stateSince = Date.now();
+    if (!up) this.emit('disconnected');
+  }
+
   private pingStarted?: number;
+  /** When the current client was created. */
+  private clientSince = Date.now();
 
   /** Only while connected: a disconnected client is already reconnecting on its own. */
   private ping(): void {
-    if (this.closed || this.current.getState() !== zookeeper.State.SYNC_CONNECTED) {
+    if (this.closed) return;
+    if (this.current.getState() !== zookeeper.State.SYNC_CONNECTED) {
       this.pingStarted = undefined;
+      // Past the session timeout the server has expired the session anyway: a fresh client
+      // loses nothing, and gets out of any reconnect the old one is stuck in.
+      if (!this.isConnected && Date.now() - Math.max(this.stateSince, this.clientSince) > SESSION_TIMEOUT_MS) this.replace(`not connected for ${SESSION_TIMEOUT_MS} ms`);
       return;
     }
     if (this.pingStarted !== undefined) {
@@ -100,6 +172,7 @@ export class ZkSession extends EventEmitter {
     const old = this.current;
     this.pingStarted = undefined;
     this.replacements++;
+    this.setConnected(false);
     this.connect();
     old.close();
     this.emit('replaced', why);

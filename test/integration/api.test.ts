@@ -56,7 +56,9 @@ describe('HTTP API', () => {
     expect((await call(apiPort, 'GET', '/api/services/nope')).status).toBe(404);
     const metrics = (await call(apiPort, 'GET', '/metrics', undefined, undefined, 'text/plain')).text;
     expect(metrics).toMatch(/^proxymgr_services\{state="ok"\} 1$/m);
-    expect(metrics).toMatch(/^proxymgr_servers\{service="web"\} 2$/m);
+    expect(metrics).toMatch(/^proxymgr_servers\{service="web",state="ready"\} 2$/m);
+    expect(metrics).toMatch(/^proxymgr_reloads_total\{reason="initial"\} 1$/m);
+    expect(metrics).toMatch(/^proxymgr_haproxy_up 1$/m);
     await sample(port, 4);
     const live = (await call(apiPort, 'GET', '/metrics', undefined, undefined, 'text/plain')).text;
     const total = [...live.matchAll(/^proxymgr_haproxy_server_sessions_total\{service="web",server="[^"]+"\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
