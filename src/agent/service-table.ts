@@ -149,7 +149,7 @@ export class ServiceTable implements ServiceConfigHandler {
         const warnings: string[] = [];
         if (e.rejected) problems.push(`HAProxy rejected the definition: ${e.rejected.message}`);
         if (e.conflict) problems.push(e.conflict);
-        if (e.sourceError) {
+        if (e.sourceError !== undefined) {
           const since = e.sourceErrorSince ?? now;
           const late = now - since >= this.sourceGraceMs;
           (late ? problems : warnings).push(`${e.sourceError} (since ${new Date(since).toISOString()})`);

@@ -37,7 +37,16 @@ describe('parseConfig', () => {
       service_config: { type: 'file', path: '/etc/pm/services' },
       log: { level: 'info' },
       dns: {},
+      status: { source_grace_ms: 30000, views: {} },
+      snapshot: undefined,
     });
+  });
+
+  test('status views take service names and * patterns; statsd gets defaults', () => {
+    const cfg = parseConfig(`${SC}\nstatus: {views: {front: [web, "web-*"]}}\nstatsd: {port: 9125}`, FILE);
+    expect(cfg.status.views).toEqual({ front: ['web', 'web-*'] });
+    expect(cfg.statsd).toEqual({ host: '127.0.0.1', port: 9125, prefix: 'proxymgr.', interval_ms: 10000 });
+    expect(() => parseConfig(`${SC}\nstatus: {views: {front: ["web\\nbind"]}}`, FILE)).toThrow(/status\.views\.front\[0\]: must be a service name/);
   });
 
   test('relative paths resolve against the file directory; absolute ones are kept', () => {
