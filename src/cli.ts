@@ -3,9 +3,13 @@ import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent } from './agent/agent';
-import { ApiServer, servicesView } from './api/server';
+import { ApiServer } from './api/server';
+import { servicesView } from './api/services-view';
 import { createMetrics } from './api/metrics';
 import { startStatsd } from './api/statsd';
+import { Dashboard } from './api/dashboard';
+import { EventFeed } from './api/feed';
+import { StatsSampler } from './api/live-stats';
 import { ConfigError, loadConfig, type Config } from './config/load';
 import { checkConfig } from './haproxy/config-check';
 import { createLogger, silentLogger } from './log';
@@ -31,7 +35,9 @@ function load(file: string): Config {
 
 async function run(file: string): Promise<void> {
   const config = load(file);
-  const log = createLogger(config.log.level);
+  // The dashboard's feed reads the decision log lines as they are written.
+  const feed = new EventFeed();
+  const log = createLogger(config.log.level, undefined, config.api ? feed.stream : undefined);
   const agent = new Agent(config, log, { manageHAProxy: true });
   let stopping = false;
   const shutdown = (sig: string) => {
@@ -63,7 +69,10 @@ async function run(file: string): Promise<void> {
   if (config.api) {
     const token = config.api.token ?? (config.api.token_env ? process.env[config.api.token_env] : undefined);
     if (!token) log.warn({ event: 'api_no_token' }, 'api: no token configured; mutating calls are refused');
-    const api = new ApiServer(agent, log, token, metrics);
+    // The charts cover the last 10 minutes.
+    const sampler = new StatsSampler(agent, config.api.stats_interval_ms, Math.ceil(600_000 / config.api.stats_interval_ms));
+    sampler.start();
+    const api = new ApiServer(agent, log, token, metrics, new Dashboard(agent, feed, sampler));
     await api.listen(config.api.listen);
   }
   if (config.snapshot) {

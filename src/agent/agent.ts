@@ -39,6 +39,8 @@ export interface AgentEvents {
   runtime: [{ trigger: RuntimeTrigger; commands: number; planSeconds: number; seconds: number }];
   /** From the first unapplied change a source reported to HAProxy running it. */
   propagated: [{ path: 'runtime' | 'reload'; seconds: number }];
+  /** What should run, or what runs, may have changed (the dashboard refreshes). */
+  changed: [];
 }
 
 export interface ApplyOutcome {
@@ -204,6 +206,7 @@ export class Agent {
 
   /** Something may have changed: servers go out on the next tick; a shape change arms the reload timer. */
   private changed(): void {
+    this.events.emit('changed');
     if (!this.started || this.stopped || !this.opts.manageHAProxy) return;
     this.runtimePendingSince ??= performance.now();
     this.queueRuntime();
@@ -344,6 +347,7 @@ export class Agent {
     if (outcome.commands > 0 && outcome.applied.length && pendingSince !== undefined && trigger === 'change') {
       this.events.emit('propagated', { path: 'runtime', seconds: (now - pendingSince) / 1000 });
     }
+    if (outcome.commands > 0) this.events.emit('changed');
     const applied = new Map(desired.filter((s) => outcome.applied.includes(s.name)).map((s) => [s.name, s.servers]));
     this.running = this.running.map((s) => (applied.has(s.name) ? { ...s, servers: applied.get(s.name)! } : s));
     for (const r of outcome.needReload) this.forced.set(r.service, r.reason);
@@ -425,6 +429,7 @@ export class Agent {
       this.lastError = undefined;
       this.stats.reloads++;
       this.events.emit('reload', { reason: kind, ok: true, seconds: (performance.now() - t0) / 1000 });
+      this.events.emit('changed');
       this.log.info(
         {
           event: wasRunning ? 'reload' : 'start',

@@ -2,10 +2,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { timingSafeEqual } from 'node:crypto';
 import type { Agent, Override } from '../agent/agent';
 import type { Logger } from '../log';
-import { isValidWeight, serverName } from '../model/server';
+import { isValidWeight } from '../model/server';
+import { servicesView, withLive } from './services-view';
 import type { Registry } from 'prom-client';
 import { haproxyStats } from './live-stats';
 import { statusOf, UnknownView } from './status';
+import type { Dashboard } from './dashboard';
 
 const MAX_BODY = 64 * 1024;
 
@@ -18,6 +20,7 @@ export class ApiServer {
     private readonly log: Logger,
     private readonly token: string | undefined,
     private readonly metrics: Registry,
+    private readonly dashboard?: Dashboard,
   ) {}
 
   async listen(hostPort: string): Promise<{ host: string; port: number }> {
@@ -37,6 +40,7 @@ export class ApiServer {
   }
 
   async close(): Promise<void> {
+    this.dashboard?.close();
     if (!this.server) return;
     this.server.closeAllConnections();
     await new Promise((r) => this.server!.close(r));
@@ -46,6 +50,10 @@ export class ApiServer {
     const metrics = this.metrics;
     const url = new URL(req.url ?? '/', 'http://localhost');
     const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    if (req.method === 'GET' && this.dashboard) {
+      if (url.pathname === '/events') return this.dashboard.events(req, res);
+      if (this.dashboard.serveFile(url.pathname, res)) return;
+    }
     if (req.method === 'GET' && url.pathname === '/status') return this.status(req, res, url.searchParams.get('view') ?? undefined);
     if (req.method === 'GET' && url.pathname === '/metrics') {
       res.writeHead(200, { 'content-type': metrics.contentType });
@@ -97,12 +105,7 @@ export class ApiServer {
 
   /** The services view plus HAProxy's own view of each server: status and live counters from `show stat`. */
   private async services() {
-    const view = servicesView(this.agent);
-    const live = await haproxyStats(this.agent);
-    return view.map((s) => ({
-      ...s,
-      servers: s.servers.map((srv) => ({ ...srv, haproxy: live.get(`${s.name}/${srv.name}`) ?? null })),
-    }));
+    return withLive(servicesView(this.agent), await haproxyStats(this.agent));
   }
 
   /** Constant-time comparison, so the token cannot be guessed byte by byte from timings. */
@@ -114,22 +117,6 @@ export class ApiServer {
     const b = Buffer.from(this.token);
     return a.length === b.length && timingSafeEqual(a, b);
   }
-}
-
-/** Each service with its problems and its servers as they should run (state, weight, operator override). */
-export function servicesView(agent: Agent) {
-  const desired = new Map(agent.desiredServices().map((s) => [s.name, s]));
-  return agent.statuses().map((s) => ({
-    ...s,
-    servers: (desired.get(s.name)?.servers ?? []).map((srv) => ({
-      name: serverName(srv),
-      address: srv.address,
-      port: srv.port,
-      weight: srv.weight ?? 1,
-      state: srv.admin ?? 'ready',
-      override: agent.overrideOf(s.name, serverName(srv)) ?? null,
-    })),
-  }));
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {

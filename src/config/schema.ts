@@ -99,6 +99,8 @@ const api = z.strictObject({
   /** Bearer token for mutating calls; or name an environment variable with token_env. Without either they are refused. */
   token: z.string().min(16, 'must be at least 16 characters').optional(),
   token_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).optional(),
+  /** How often the dashboard reads HAProxy's counters (one `show stat`) for its rates and charts. */
+  stats_interval_ms: z.int().min(100).max(60_000).default(2_000),
 });
 
 /** A service name, or a pattern with `*` for any run of characters. */

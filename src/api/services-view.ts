@@ -1,0 +1,28 @@
+import type { Agent } from '../agent/agent';
+import { serverName } from '../model/server';
+
+export type ServiceView = ReturnType<typeof servicesView>[number];
+
+/** Each service with its problems and its servers as they should run (state, weight, operator override). */
+export function servicesView(agent: Agent) {
+  const desired = new Map(agent.desiredServices().map((s) => [s.name, s]));
+  return agent.statuses().map((s) => ({
+    ...s,
+    servers: (desired.get(s.name)?.servers ?? []).map((srv) => ({
+      name: serverName(srv),
+      address: srv.address,
+      port: srv.port,
+      weight: srv.weight ?? 1,
+      state: srv.admin ?? 'ready',
+      override: agent.overrideOf(s.name, serverName(srv)) ?? null,
+    })),
+  }));
+}
+
+/** The view plus HAProxy's own view of each server (`backend/server` -> status and counters), null when it has none. */
+export function withLive<T>(view: ServiceView[], live: ReadonlyMap<string, T>) {
+  return view.map((s) => ({
+    ...s,
+    servers: s.servers.map((srv) => ({ ...srv, haproxy: live.get(`${s.name}/${srv.name}`) ?? null })),
+  }));
+}
