@@ -1,19 +1,21 @@
 /**
- * Propagation benchmark: time from a source event (a service file written) to the
- * change being visible in HAProxy's `show servers state`, and the reloads it cost.
- * proxymgr (runtime API) against a baseline that renders and reloads on every
- * change (ProxyMgr's way: the same agent with `runtime.enabled: false`), in one run.
+ * Propagation and reloads under churn: time from a source event (a service file
+ * written) to the change being visible in HAProxy's `show servers state`, and the
+ * reloads it cost. Events cycle through: a server added, a weight changed, a server
+ * removed. proxymgr (runtime API) against a baseline that renders and reloads on every
+ * change (ProxyMgr's way: the same agent with `runtime.enabled: false`), beside the
+ * admin socket's own round trip (the limit), all in one run.
  *
- *   npm run bench            (BENCH_EVENTS=500 by default; BENCH_QUICK=1 for 100)
+ *   npm run bench            (BENCH_EVENTS=1000; BENCH_QUICK=1 for 200)
  */
-import { cpus, totalmem } from 'node:os';
-import { execFileSync } from 'node:child_process';
 import { AgentFixture } from '../test/support/agent';
 import { startBackends } from '../test/support/backends';
 import { freePort } from '../test/support/net';
 import { RuntimeClient } from '../src/haproxy/runtime-client';
+import type { ActualServer } from '../src/model/actual';
+import { ms, ratio, runAlone, size, summarize, table, type Bench } from './lib/report';
 
-const EVENTS = Number(process.env.BENCH_EVENTS ?? (process.env.BENCH_QUICK ? 100 : 500));
+const EVENTS = size('BENCH_EVENTS', 1000, 200);
 
 interface Run {
   latencies: number[];
@@ -21,11 +23,31 @@ interface Run {
   totalMs: number;
 }
 
-async function measure(runtimeEnabled: boolean, backendPorts: number[]): Promise<Run> {
+/** The servers (port -> weight) after event `i`: a cycle of add, reweigh, remove. */
+function serversAfter(i: number, ports: number[]): Map<number, number> {
+  const phase = i % 3; // 0: third server added, 1: first server's weight 3, 2: back to the start
+  const out = new Map<number, number>([
+    [ports[0], phase === 1 ? 3 : 1],
+    [ports[1], 1],
+  ]);
+  if (phase !== 2) out.set(ports[2], 1);
+  return out;
+}
+
+function matches(state: ActualServer[], want: Map<number, number>): boolean {
+  const live = state.filter((s) => !s.maint);
+  return live.length === want.size && live.every((s) => want.get(s.port) === s.weight);
+}
+
+async function measure(runtimeEnabled: boolean, ports: number[]): Promise<Run> {
   const port = await freePort();
-  const list = (n: number) => backendPorts.slice(0, n).map((p) => `127.0.0.1:${p}`);
+  const blob = (want: Map<number, number>) => ({
+    type: 'static',
+    port,
+    servers: [...want].map(([p, weight]) => ({ address: '127.0.0.1', port: p, weight })),
+  });
   const agent = new AgentFixture({
-    services: { web: { type: 'static', port, servers: list(2) } },
+    services: { web: blob(serversAfter(2, ports)) },
     // Fastest settings for both: no coalescing delay, no reload spacing.
     reload: { quiet_ms: 0, max_wait_ms: 0, min_interval_ms: 0 },
     runtime: { enabled: runtimeEnabled, drift_interval_ms: 0 },
@@ -38,14 +60,10 @@ async function measure(runtimeEnabled: boolean, backendPorts: number[]): Promise
     const latencies: number[] = [];
     const t0 = performance.now();
     for (let i = 0; i < EVENTS; i++) {
-      // Alternate between 2 and 3 servers: one server added, then removed.
-      const n = i % 2 === 0 ? 3 : 2;
+      const want = serversAfter(i, ports);
       const start = performance.now();
-      agent.writeService('web', { type: 'static', port, servers: list(n) });
-      for (;;) {
-        const st = await client.showServersState('web').catch(() => []);
-        if (st.filter((s) => !s.maint).length === n) break;
-      }
+      agent.writeService('web', blob(want));
+      while (!matches(await client.showServersState('web').catch(() => []), want));
       latencies.push(performance.now() - start);
     }
     return { latencies, reloads: agent.events('reload', from).length, totalMs: performance.now() - t0 };
@@ -72,41 +90,32 @@ async function socketRoundTrip(): Promise<number[]> {
   }
 }
 
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
-};
-const f = (x: number) => x.toFixed(2);
-
-async function main(): Promise<void> {
+async function run(): Promise<string> {
   const backends = await startBackends(3);
   try {
-    const rtt = await socketRoundTrip();
-    const ours = await measure(true, backends.ports);
-    const base = await measure(false, backends.ports);
-    const haproxy = execFileSync('haproxy', ['-v']).toString().split('\n')[0].split(' - ')[0];
-    const rows: Array<[string, string, string, string, string]> = [];
-    for (const [label, p] of [['p50', 50], ['p90', 90], ['p99', 99]] as const) {
-      rows.push([`propagation ${label} (ms)`, f(pct(ours.latencies, p)), f(pct(base.latencies, p)), `${(pct(base.latencies, p) / pct(ours.latencies, p)).toFixed(1)}x`, f(pct(rtt, p))]);
+    const counts = { membership: 0, weight: 0 };
+    for (let i = 0; i < EVENTS; i++) {
+      if (i % 3 !== 1) counts.membership++;
+      if (i % 3 !== 0) counts.weight++;
     }
-    rows.push(['propagation max (ms)', f(Math.max(...ours.latencies)), f(Math.max(...base.latencies)), '', f(Math.max(...rtt))]);
-    rows.push(['reloads', String(ours.reloads), String(base.reloads), '', '']);
-    rows.push(['events per second', (EVENTS / (ours.totalMs / 1000)).toFixed(0), (EVENTS / (base.totalMs / 1000)).toFixed(0), '', '']);
-    const table = [
-      `Machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${haproxy}`,
-      `Events: ${EVENTS} service-file writes, each adding or removing one server; visible = \`show servers state\` shows it.`,
+    const rtt = summarize(await socketRoundTrip());
+    const oursRun = await measure(true, backends.ports);
+    const baseRun = await measure(false, backends.ports);
+    const ours = summarize(oursRun.latencies);
+    const base = summarize(baseRun.latencies);
+    const rows: Array<Array<string | number>> = (['p50', 'p90', 'p99', 'max'] as const).map((k) => [`propagation ${k} (ms)`, ms(ours[k]), ms(base[k]), ratio(ours[k], base[k]), ms(rtt[k])]);
+    rows.push(['reloads', oursRun.reloads, baseRun.reloads, '', '']);
+    rows.push(['events per second', (EVENTS / (oursRun.totalMs / 1000)).toFixed(0), (EVENTS / (baseRun.totalMs / 1000)).toFixed(0), ratio(EVENTS / (baseRun.totalMs / 1000), EVENTS / (oursRun.totalMs / 1000)), '']);
+    return [
+      `${EVENTS} service-file writes on one service, cycling through: a server added; a weight changed; the server removed and the weight restored (${counts.membership} membership and ${counts.weight} weight changes). Visible = \`show servers state\` shows every server with its weight; the next write starts when the previous one is visible.`,
       '',
-      '| metric | proxymgr (runtime API) | baseline (reload per change) | baseline / proxymgr | socket round trip (limit) |',
-      '|---|---|---|---|---|',
-      ...rows.map((r) => `| ${r.join(' | ')} |`),
+      table(['metric', 'proxymgr (runtime API)', 'baseline (reload per change)', 'baseline / proxymgr', 'socket round trip (limit)'], rows),
     ].join('\n');
-    process.stdout.write(`${table}\n`);
   } finally {
     await backends.close();
   }
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+export const propagation: Bench = { title: 'Propagation and reloads under churn: runtime API against a reload per change (`bench/propagation.ts`)', run };
+
+if (require.main === module) runAlone(propagation);

@@ -12,12 +12,9 @@ import { freePort } from '../test/support/net';
 import { TestZooKeeper } from '../test/support/zookeeper';
 import { RuntimeClient } from '../src/haproxy/runtime-client';
 
-const EVENTS = Number(process.env.BENCH_ZK_EVENTS ?? (process.env.BENCH_QUICK ? 200 : 1000));
+import { ms, runAlone, size, summarize, table, type Bench } from './lib/report';
 
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
-};
+const EVENTS = size('BENCH_ZK_EVENTS', 1000, 200);
 
 async function rawWatch(zk: TestZooKeeper): Promise<number[]> {
   const writer = await zk.client();
@@ -67,34 +64,26 @@ async function throughAgent(zk: TestZooKeeper, backendPort: number): Promise<{ l
   }
 }
 
-async function main(): Promise<void> {
+async function run(): Promise<string> {
   const zk = await new TestZooKeeper().start();
   const backends = await startBackends(1);
   try {
-    const raw = await rawWatch(zk);
-    const ours = await throughAgent(zk, backends.ports[0]);
-    const rows = ([['p50', 50], ['p90', 90], ['p99', 99]] as const).map(
-      ([label, p]) => `| ${label} (ms) | ${pct(ours.latencies, p).toFixed(2)} | ${pct(raw, p).toFixed(2)} | ${(pct(ours.latencies, p) - pct(raw, p)).toFixed(2)} |`,
-    );
-    process.stdout.write(
-      [
-        `ZooKeeper 3.8 standalone on 127.0.0.1, ${EVENTS} events (instance znode created or deleted).`,
-        '',
-        '| metric | znode write -> HAProxy runtime state | raw ZooKeeper watch (limit) | proxymgr overhead |',
-        '|---|---|---|---|',
-        ...rows,
-        `| max (ms) | ${Math.max(...ours.latencies).toFixed(2)} | ${Math.max(...raw).toFixed(2)} | |`,
-        `| reloads | ${ours.reloads} | | |`,
-        '',
-      ].join('\n'),
-    );
+    const raw = summarize(await rawWatch(zk));
+    const run = await throughAgent(zk, backends.ports[0]);
+    const ours = summarize(run.latencies);
+    const rows: Array<Array<string | number>> = (['p50', 'p90', 'p99', 'max'] as const).map((k) => [`${k} (ms)`, ms(ours[k]), ms(raw[k]), k === 'max' ? '' : ms(ours[k] - raw[k])]);
+    rows.push(['reloads', run.reloads, '', '']);
+    return [
+      `ZooKeeper 3.8 standalone on 127.0.0.1, ${EVENTS} events (an instance znode created or deleted; the next one starts when HAProxy shows the previous).`,
+      '',
+      table(['metric', 'znode write -> HAProxy runtime state', 'raw ZooKeeper watch (limit)', 'proxymgr overhead'], rows),
+    ].join('\n');
   } finally {
     await backends.close();
     await zk.cleanup();
   }
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+export const zookeeper: Bench = { title: 'ZooKeeper propagation (`bench/zookeeper.ts`)', run };
+
+if (require.main === module) runAlone(zookeeper);

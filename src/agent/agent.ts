@@ -50,6 +50,7 @@ export interface ApplyOutcome {
 
 // A bad service is set aside and the render retried; this bounds the retries of one apply.
 const MAX_ATTEMPTS = 5;
+const PERSIST_MS = 200;
 
 /**
  * The loop in the middle: service-config source -> service table (blobs, watchers)
@@ -82,6 +83,10 @@ export class Agent {
   private stopped = false;
   private chain: Promise<unknown> = Promise.resolve();
   private runtimeQueued = false;
+  private changeQueued = false;
+  /** desired() as of the last change; anything it depends on calls changed() or clears it. */
+  private desiredCache?: DesiredService[];
+  private persistTimer?: NodeJS.Timeout;
   private retryTimer?: NodeJS.Timeout;
   private driftTimer?: NodeJS.Timeout;
   lastError?: string;
@@ -151,6 +156,7 @@ export class Agent {
     this.reloadTimer.close();
     clearTimeout(this.retryTimer);
     clearTimeout(this.driftTimer);
+    clearTimeout(this.persistTimer);
     await this.source?.stop();
     await this.services.stopAll();
     await this.chain.catch(() => undefined);
@@ -206,10 +212,24 @@ export class Agent {
 
   /** Something may have changed: servers go out on the next tick; a shape change arms the reload timer. */
   private changed(): void {
+    this.desiredCache = undefined;
     this.events.emit('changed');
     if (!this.started || this.stopped || !this.opts.manageHAProxy) return;
     this.runtimePendingSince ??= performance.now();
-    this.queueRuntime();
+    if (this.changeQueued) return;
+    this.changeQueued = true;
+    // Once per event-loop tick, however many watchers reported in it: with thousands of
+    // services these checks cost milliseconds, and a burst brings thousands of reports.
+    setImmediate(() => {
+      this.changeQueued = false;
+      if (this.stopped) return;
+      this.queueRuntime();
+      this.checkShape();
+    });
+  }
+
+  /** Arms the reload timer when what runs differs in anything the runtime API cannot change. */
+  private checkShape(): void {
     if (this.runningShape === undefined) return;
     if (this.shapeOf(this.desired()) !== this.runningShape) this.triggerReload();
     else if (this.lastError && this.forced.size === 0) {
@@ -268,6 +288,11 @@ export class Agent {
 
   /** The services as they should run: definitions, port assignment, hostnames resolved. */
   private desired(): DesiredService[] {
+    this.desiredCache ??= this.computeDesired();
+    return this.desiredCache;
+  }
+
+  private computeDesired(): DesiredService[] {
     const runningListen = new Map<string, ListenSpec>(this.running.map((s) => [s.name, s.listen]));
     const runningPorts = new Map(this.running.map((s) => [s.name, s.listen.port]));
     const { services, conflicts } = assignPorts(this.services.candidates(runningListen), runningPorts);
@@ -285,6 +310,7 @@ export class Agent {
   }
 
   private withOverride(service: string, server: Server): Server {
+    if (this.overrides.size === 0) return server;
     const o = this.overrides.get(`${service}/${serverName(server)}`);
     if (!o) return server;
     return { ...server, ...(o.weight !== undefined && { weight: o.weight }), ...(o.state && o.state !== 'ready' && { admin: o.state }) };
@@ -325,8 +351,13 @@ export class Agent {
     const desired = this.desired();
     const runningKeys = new Map(this.running.map((s) => [s.name, listenKey(s.listen)]));
     const eligible = desired.filter((s) => runningKeys.get(s.name) === listenKey(s.listen) && !this.forced.has(s.name));
-    const runningServers = new Map(this.running.map((s) => [s.name, JSON.stringify(s.servers)]));
-    const dirty = trigger === 'change' ? eligible.filter((s) => runningServers.get(s.name) !== JSON.stringify(s.servers)) : eligible;
+    const runningServers = new Map(this.running.map((s) => [s.name, s.servers]));
+    // The same array (desired() is cached) is the same list; only others need comparing.
+    const changedServers = (s: DesiredService) => {
+      const r = runningServers.get(s.name);
+      return r !== s.servers && JSON.stringify(r) !== JSON.stringify(s.servers);
+    };
+    const dirty = trigger === 'change' ? eligible.filter(changedServers) : eligible;
     // Changes reported from here on are measured from their own arrival.
     const pendingSince = this.runtimePendingSince;
     this.runtimePendingSince = undefined;
@@ -353,12 +384,32 @@ export class Agent {
     for (const r of outcome.needReload) this.forced.set(r.service, r.reason);
     if (outcome.needReload.length) this.triggerReload();
     if (outcome.retryInMs !== undefined) this.scheduleRetry(outcome.retryInMs);
-    // Keep the file on disk equal to what runs, so a crash restart or a reload reproduces it.
+    if (applied.size) this.schedulePersist();
+  }
+
+  /**
+   * Keeps the file on disk equal to what runs, so that a crash restart or a reload
+   * reproduces it. Batched (at most one render per PERSIST_MS): at 5,000 services the
+   * render takes ~200 ms, too much for every runtime update. A crash restart in between
+   * is no harm: the restart hook compares HAProxy with the desired state and repairs it.
+   */
+  private schedulePersist(): void {
+    if (this.persistTimer || this.stopped) return;
+    this.persistTimer = setTimeout(() => {
+      this.persistTimer = undefined;
+      void this.enqueue(() => this.persist()).catch((err: Error) =>
+        this.log.warn({ event: 'persist_failed', error: err.message }, 'could not rewrite the HAProxy config file; will retry on the next change'),
+      );
+    }, PERSIST_MS);
+  }
+
+  private async persist(): Promise<void> {
+    if (this.stopped || this.runningText === undefined) return;
     const text = renderConfig(this.templates, this.renderSettings(), this.running);
-    if (text !== this.runningText) {
-      await writeFileAtomic(this.config.haproxy.config_path, text);
-      this.runningText = text;
-    }
+    if (text === this.runningText) return;
+    // No fsync: after a machine crash the agent renders the file anew from its sources.
+    await writeFileAtomic(this.config.haproxy.config_path, text, 0o644, false);
+    this.runningText = text;
   }
 
   private scheduleRetry(ms: number): void {
@@ -422,6 +473,7 @@ export class Agent {
         return this.fail(`HAProxy failed to start with the new configuration: ${res.error}`, alerts.length ? alerts : [{ message: res.error }], t0, kind);
       }
       this.running = services;
+      this.desiredCache = undefined;
       this.runningText = text;
       this.runningShape = shape;
       this.forced.clear();
@@ -475,6 +527,7 @@ export class Agent {
    * changed (an unchanged one cannot be the cause). Returns true when a retry makes sense.
    */
   private blame(problems: ConfigProblem[], services: DesiredService[], stage: string): boolean {
+    this.desiredCache = undefined;
     const runningKeys = new Map(this.running.map((s) => [s.name, listenKey(s.listen)]));
     const byService = new Map<string, string[]>();
     for (const p of problems) {

@@ -36,6 +36,9 @@ interface Generation {
 const OUTPUT_LINES = 50;
 // HAProxy prints these as warnings on every soft stop (each reload); they are routine.
 const ROUTINE = /Proxy \S+ stopped \(cumulated|Stopping (proxy|frontend|backend) |Exiting Master process/;
+// Echoes of the agent's own runtime commands (add, state, del): the agent's plan line already
+// says it; at 10,000 adds they would be 20,000 lines and a full stdout pipe blocks the agent.
+const ECHO = /CLI : |\(leaving forced (maintenance|drain)\)|is going DOWN for maintenance\./;
 const STABLE_MS = 10_000;
 const HANDOFF_FAILED = /Failed to get the sockets from the old process|Failed to connect to the old process/;
 
@@ -256,7 +259,7 @@ export class Supervisor extends EventEmitter {
       createInterface({ input: stream }).on('line', (line) => {
         gen.output.push(line);
         if (gen.output.length > OUTPUT_LINES) gen.output.shift();
-        const level = line.includes('[ALERT]') ? 'error' : line.includes('[WARNING]') && !ROUTINE.test(line) ? 'warn' : 'info';
+        const level = line.includes('[ALERT]') ? 'error' : ECHO.test(line) ? 'debug' : line.includes('[WARNING]') && !ROUTINE.test(line) ? 'warn' : 'info';
         this.opts.log[level]({ event: 'haproxy_output', pid: gen.pid, line }, 'haproxy');
       });
     }

@@ -1,4 +1,4 @@
-import { open, rename, unlink } from 'node:fs/promises';
+import { open, rename, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 let counter = 0;
@@ -8,10 +8,15 @@ export function siblingTempPath(path: string, tag = 'tmp'): string {
   return join(dirname(path), `.${basename(path)}.${tag}-${process.pid}-${++counter}`);
 }
 
-/** Writes `text` to a temporary sibling, fsyncs it and renames it over `path`: readers see old or new, never half. */
-export async function writeFileAtomic(path: string, text: string, mode = 0o644): Promise<void> {
+/**
+ * Writes `text` to a temporary sibling, fsyncs it and renames it over `path`: readers see
+ * old or new, never half. `durable: false` skips the fsync (readers still never see half
+ * a file) for files that are rewritten from memory after a machine crash anyway.
+ */
+export async function writeFileAtomic(path: string, text: string, mode = 0o644, durable = true): Promise<void> {
   const tmp = siblingTempPath(path);
-  await writeAndSync(tmp, text, mode);
+  if (durable) await writeAndSync(tmp, text, mode);
+  else await writeFile(tmp, text, { mode });
   try {
     await rename(tmp, path);
   } catch (err) {

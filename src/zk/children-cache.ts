@@ -26,14 +26,16 @@ export class ChildrenCache {
   private readonly childrenWatcher = (_ev: Event) => void this.list();
   private readonly dataWatchers = new Map<string, (ev: Event) => void>();
 
-  private readonly onReconnected = () => {
-    // Spread the re-reads of a fleet of sidecars reconnecting at once.
-    setTimeout(this.onReplaced, Math.random() * 250).unref();
-  };
+  // Spread the re-reads of a fleet of sidecars that lost the same server at once. The same
+  // session's watches were restored by the client, so its re-read is a safety net and can
+  // wait longer; a new session has no watches, so its re-read is what brings changes in.
+  private readonly onReconnected = (e?: { newSession?: boolean }) =>
+    void setTimeout(this.rereadEverything, Math.random() * (e?.newSession ? 250 : 1000)).unref();
+  private readonly onReplaced = () => void setTimeout(this.rereadEverything, Math.random() * 250).unref();
 
-  private readonly onReplaced = () => {
+  private readonly rereadEverything = () => {
     if (this.stopped) return;
-    // A new session has none of our watches: read every child again (a failed read keeps the old data).
+    // Read every child again (a failed read keeps the old data).
     this.rereadAll = true;
     void this.list();
   };

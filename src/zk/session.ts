@@ -5,6 +5,7 @@ import zookeeper, { type Client } from 'node-zookeeper-client';
 const SESSION_TIMEOUT_MS = 10_000;
 const SPIN_DELAY_MS = 200;
 const HANDSHAKE_MS = 1_000;
+const STUCK_MS = 6 * SESSION_TIMEOUT_MS;
 // node-zookeeper-client's ConnectionManager states (lib/ConnectionManager.js).
 const CM_CONNECTING = 1;
 const CM_CONNECTED = 2;
@@ -16,7 +17,10 @@ interface ConnectionInternals {
   pendingBuffer: unknown;
   on(event: 'state', listener: (state: number) => void): void;
 }
-const WATCHDOG_EVERY_MS = 2_000;
+// As often as ZooKeeper's own clients ping an idle session (a third of the timeout): the
+// watchdog's request keeps the socket busy, so the client's own pings stop and a fleet
+// costs the ensemble what any fleet of idle ZooKeeper clients does (bench/fleet.ts).
+const WATCHDOG_EVERY_MS = Math.round(SESSION_TIMEOUT_MS / 3);
 
 /**
  * One ZooKeeper session per connection string, shared by every service config
@@ -90,12 +94,14 @@ export class ZkSession extends EventEmitter {
     // A replacement made while the server was away: the re-reads its 'replaced' event
     // started may have failed meanwhile, so its first connect counts as a reconnect.
     let seen = this.replacements > 0;
+    let fresh = true;
     client.on('connected', () => {
       if (client !== this.current) return;
       this.setConnected(true);
       // Same session again after a disconnect: watches were re-registered by the client,
       // but users re-read anyway, so nothing depends on that alone.
-      if (seen) this.emit('reconnected');
+      if (seen) this.emit('reconnected', { newSession: fresh });
+      fresh = false;
       seen = true;
     });
     client.on('disconnected', () => {
@@ -116,20 +122,32 @@ export class ZkSession extends EventEmitter {
    * for good (measured: about one restart in ten under load). A handshake not answered in
    * time is cut, so the client retries on a fresh socket with its session intact. The
    * bound doubles after each cut, so that a slow but working server is not cut forever.
+   * Only the handshake is timed: a socket still connecting is left to the client's own
+   * connect timeout (cutting it would leave that timer to kill the next, healthy socket).
    */
   private boundHandshake(client: Client, cm: ConnectionInternals): void {
     let timer: NodeJS.Timeout | undefined;
     let cuts = 0;
+    const handshaking = (socket: Socket) => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        if (cm.state !== CM_CONNECTING || cm.socket !== socket || socket.destroyed || client !== this.current) return;
+        cuts++;
+        socket.destroy();
+      }, Math.min(HANDSHAKE_MS * 2 ** cuts, SESSION_TIMEOUT_MS));
+      timer.unref();
+    };
     cm.on('state', (state: number) => {
       clearTimeout(timer);
       if (state === CM_CONNECTED) cuts = 0;
       if (state !== CM_CONNECTING || client !== this.current) return;
-      const bound = Math.min(HANDSHAKE_MS * 2 ** cuts, SESSION_TIMEOUT_MS) + SPIN_DELAY_MS;
+      // The client opens the socket after up to SPIN_DELAY_MS: look at it once it exists.
       timer = setTimeout(() => {
-        if (cm.state !== CM_CONNECTING || !cm.socket || cm.socket.destroyed || client !== this.current) return;
-        cuts++;
-        cm.socket.destroy();
-      }, bound);
+        const socket = cm.socket;
+        if (cm.state !== CM_CONNECTING || !socket || socket.destroyed || client !== this.current) return;
+        if (socket.connecting) socket.once('connect', () => handshaking(socket));
+        else handshaking(socket);
+      }, SPIN_DELAY_MS + 10);
       timer.unref();
     });
   }
@@ -150,9 +168,9 @@ export class ZkSession extends EventEmitter {
     if (this.closed) return;
     if (this.current.getState() !== zookeeper.State.SYNC_CONNECTED) {
       this.pingStarted = undefined;
-      // Past the session timeout the server has expired the session anyway: a fresh client
-      // loses nothing, and gets out of any reconnect the old one is stuck in.
-      if (!this.isConnected && Date.now() - Math.max(this.stateSince, this.clientSince) > SESSION_TIMEOUT_MS) this.replace(`not connected for ${SESSION_TIMEOUT_MS} ms`);
+      // A safety net for a client stuck in a way the handshake bound does not catch: long past
+      // the session timeout the server has expired the session anyway, so a fresh client loses nothing.
+      if (!this.isConnected && Date.now() - Math.max(this.stateSince, this.clientSince) > STUCK_MS) this.replace(`not connected for ${STUCK_MS} ms`);
       return;
     }
     if (this.pingStarted !== undefined) {
