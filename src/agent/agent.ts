@@ -306,7 +306,11 @@ export class Agent {
       if (e && e.conflict !== message) this.log.error({ event: 'port_conflict', service: c.name, port: c.port, holder: c.holder }, `service ${c.name}: ${message}`);
       if (e) e.conflict = message;
     }
-    return services.map((s) => ({ ...s, servers: this.resolver.resolve(s.servers).map((srv) => this.withOverride(s.name, srv)) }));
+    return services.map((s) => {
+      const resolved = this.resolver.resolve(s.servers);
+      // Untouched lists keep their identity, so the runtime path can skip comparing them.
+      return { ...s, servers: (this.overrides.size ? resolved.map((srv) => this.withOverride(s.name, srv)) : resolved) as Server[] };
+    });
   }
 
   private withOverride(service: string, server: Server): Server {

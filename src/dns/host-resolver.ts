@@ -32,7 +32,9 @@ export class HostResolver {
   ) {}
 
   /** The servers with every hostname replaced by its first address (sorted); the name stays `hostname:port`. */
-  resolve(servers: readonly Server[]): Server[] {
+  resolve(servers: readonly Server[]): readonly Server[] {
+    // The same array when there is nothing to resolve: callers compare lists by identity first.
+    if (servers.every((s) => isIP(s.address))) return servers;
     const out: Server[] = [];
     for (const s of servers) {
       if (isIP(s.address)) {

@@ -47,8 +47,14 @@ export class FileServiceConfig implements ServiceConfigSource {
       return basename(path, ext);
     };
     const enqueue = (fn: () => Promise<void>) => (this.queue = this.queue.then(fn, fn));
-    const refresh = (name: string) =>
+    // A write shows up as several events (chokidar's and the raw ones): a read already
+    // queued for the service reads the newest bytes anyway, so further ones are dropped.
+    const queued = new Set<string>();
+    const refresh = (name: string) => {
+      if (queued.has(name)) return;
+      queued.add(name);
       enqueue(async () => {
+        queued.delete(name);
         if (this.stopped) return;
         const claimants = [...(this.files.get(name) ?? [])].sort();
         if (claimants.length === 0) {
@@ -74,6 +80,7 @@ export class FileServiceConfig implements ServiceConfigSource {
           if ((err as NodeJS.ErrnoException).code !== 'ENOENT') handler.invalid(name, path, [`cannot read: ${(err as Error).message}`]);
         }
       });
+    };
 
     this.fsw = watch(this.dir, { depth: 0, persistent: true, ignoreInitial: false });
     this.fsw.on('add', (path) => {
