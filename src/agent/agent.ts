@@ -11,6 +11,7 @@ import { serverName, type Server } from '../model/server';
 import { checkConfig, attributeMessages, type ConfigProblem } from '../haproxy/config-check';
 import { RuntimeClient } from '../haproxy/runtime-client';
 import { Supervisor } from '../haproxy/supervisor';
+import { runAs, type RunAs } from '../haproxy/run-as';
 import { HostResolver } from '../dns/host-resolver';
 import { renderConfig, type RenderSettings } from '../render/render';
 import { loadTemplates, type CompiledTemplates } from '../render/templates';
@@ -70,6 +71,7 @@ export class Agent {
   private readonly resolver: HostResolver;
   private source?: ServiceConfigSource;
   private templates: CompiledTemplates;
+  private runAs?: RunAs;
   private readonly reloadTimer: Quiescence;
   /** What HAProxy runs: listen sections as of the last reload, servers as of the last runtime update. */
   private running: DesiredService[] = [];
@@ -102,6 +104,7 @@ export class Agent {
     private readonly opts: AgentOptions,
   ) {
     this.templates = loadTemplates(config.haproxy.template_dir);
+    this.runAs = runAs(config.haproxy.user, config.haproxy.group);
     this.services = new ServiceTable(log, () => this.changed(), { dnsNameservers: config.dns.nameservers }, config.status.source_grace_ms);
     this.resolver = new HostResolver(log, () => this.changed());
     this.reloadTimer = new Quiescence(
@@ -167,6 +170,7 @@ export class Agent {
   async reconfigure(config: Config): Promise<void> {
     const before = this.config;
     this.templates = loadTemplates(config.haproxy.template_dir);
+    this.runAs = runAs(config.haproxy.user, config.haproxy.group);
     this.config = config;
     this.services.defaults = { dnsNameservers: config.dns.nameservers };
     this.services.sourceGraceMs = config.status.source_grace_ms;
@@ -271,6 +275,7 @@ export class Agent {
   private renderSettings(): RenderSettings {
     const h = this.config.haproxy;
     return {
+      runAs: this.runAs,
       socketPath: h.socket_path,
       stateFile: h.state_file,
       bindAddress: h.bind_address,

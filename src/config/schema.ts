@@ -40,6 +40,9 @@ const haproxy = z.strictObject({
   global: z.array(configText).default(DEFAULT_GLOBAL),
   defaults: z.array(configText).default(DEFAULT_DEFAULTS),
   hard_stop_after: duration.default('5m'),
+  /** The account HAProxy drops to after binding (global user/group); default when run as root: haproxy, else nobody. false keeps root. */
+  user: z.union([z.literal(false), z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'must be a user name')]).optional(),
+  group: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'must be a group name').optional(),
   /** Where server states (weights, maint, health) are saved across reloads; default: beside config_path. */
   state_file: cfgPath.optional(),
   /** How long a new HAProxy process may take to answer on its admin socket. */

@@ -10,9 +10,12 @@ export interface RenderSettings {
   hardStopAfter: string;
   global: readonly string[];
   defaults: readonly string[];
+  /** The account HAProxy drops to after binding, if any. */
+  runAs?: { user: string; group: string };
 }
 
 export interface RenderContext {
+  run_as?: { user: string; group: string };
   socket_path: string;
   state_file: string;
   hard_stop_after: string;
@@ -32,6 +35,7 @@ export function renderContext(settings: RenderSettings, services: readonly Desir
     socket_path: settings.socketPath,
     state_file: settings.stateFile,
     hard_stop_after: settings.hardStopAfter,
+    run_as: settings.runAs,
     global: settings.global,
     defaults: settings.defaults,
     services: [...services]

@@ -1,0 +1,75 @@
+import { readFileSync, statSync } from 'node:fs';
+import { AgentFixture } from '../support/agent';
+import { startBackends, type Backends } from '../support/backends';
+import { freePort, sample } from '../support/net';
+
+const TOKEN = 'privileges-secret-token-0123456789';
+
+/** Real and effective uid and gid of a process (Linux /proc). */
+function ids(pid: number): { uid: number[]; gid: number[] } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const field = (name: string) => /^\S+:\s+(\d+)\s+(\d+)/m.exec(status.split('\n').find((l) => l.startsWith(`${name}:`)) ?? '')!.slice(1, 3).map(Number);
+  return { uid: field('Uid'), gid: field('Gid') };
+}
+
+function account(name: string): { uid: number; gid: number } | undefined {
+  const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith(`${name}:`));
+  return line ? { uid: Number(line.split(':')[2]), gid: Number(line.split(':')[3]) } : undefined;
+}
+
+// What an agent on every host must never hand out: root in the data path, a writable admin socket, its token.
+describe('least privilege', () => {
+  let backends: Backends;
+  let agent: AgentFixture;
+  beforeAll(async () => {
+    backends = await startBackends(1);
+  });
+  afterAll(() => backends.close());
+  afterEach(() => agent.cleanup());
+
+  test('HAProxy serves as an unprivileged account, the admin socket is 0600, and the API token appears in no log line', async () => {
+    const [port, apiPort] = [await freePort(), await freePort()];
+    agent = new AgentFixture({
+      services: { web: { type: 'static', port, servers: [`127.0.0.1:${backends.ports[0]}`] } },
+      extraYaml: `api:\n  listen: "127.0.0.1:${apiPort}"\n  token_env: PM_TEST_TOKEN`,
+    });
+    process.env.PM_TEST_TOKEN = TOKEN;
+    try {
+      await agent.start();
+    } finally {
+      delete process.env.PM_TEST_TOKEN;
+    }
+    await agent.waitLog((l) => l.event === 'api_listening');
+    expect(await sample(port, 2)).toEqual(new Set([backends.id(backends.ports[0])]));
+
+    const pid = await agent.haproxyPid();
+    const { uid, gid } = ids(pid);
+    if (process.getuid?.() === 0) {
+      // Started by a root agent: it binds as root, then drops to the haproxy account (nobody without it).
+      const want = account('haproxy') ?? account('nobody')!;
+      expect(uid).toEqual([want.uid, want.uid]);
+      expect(gid).toEqual([want.gid, want.gid]);
+      expect(readFileSync(agent.configPath, 'utf8')).toMatch(/^ {4}user (haproxy|nobody)$/m);
+    } else {
+      // Not root: nothing to drop, and no user line that HAProxy could not honour.
+      expect(uid[1]).toBe(process.getuid?.());
+      expect(readFileSync(agent.configPath, 'utf8')).not.toMatch(/^ {4}user /m);
+    }
+
+    expect(statSync(agent.socketPath).mode & 0o777).toBe(0o600);
+
+    // A refused call, a good one, a reload: still nothing in the logs carries the token.
+    const path = `/api/services/web/servers/127.0.0.1:${backends.ports[0]}/weight`;
+    const refused = await fetch(`http://127.0.0.1:${apiPort}${path}`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}x` }, body: '{"weight": 5}' });
+    expect(refused.status).toBe(401);
+    expect(await refused.text()).not.toContain(TOKEN);
+    const ok = await fetch(`http://127.0.0.1:${apiPort}${path}`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body: '{"weight": 5}' });
+    expect(ok.status).toBe(200);
+    const from = agent.mark();
+    agent.writeService('other', { type: 'static', port: await freePort(), servers: [`127.0.0.1:${backends.ports[0]}`] });
+    await agent.waitLog((l) => l.event === 'reload', 5000, from);
+    const everything = [...agent.logs.map((l) => JSON.stringify(l)), ...agent.stderr].join('\n');
+    expect(everything.length).toBeGreaterThan(1000);
+    expect(everything).not.toContain(TOKEN);
+  });
+});
