@@ -15,9 +15,11 @@ export function siblingTempPath(path: string, tag = 'tmp'): string {
  */
 export async function writeFileAtomic(path: string, text: string, mode = 0o644, durable = true): Promise<void> {
   const tmp = siblingTempPath(path);
-  if (durable) await writeAndSync(tmp, text, mode);
-  else await writeFile(tmp, text, { mode });
+  // The write is inside the try too: on a full disk the temporary file is created (empty)
+  // and the write fails with ENOSPC; it must not be left behind, one per attempt.
   try {
+    if (durable) await writeAndSync(tmp, text, mode);
+    else await writeFile(tmp, text, { mode });
     await rename(tmp, path);
   } catch (err) {
     await unlink(tmp).catch(() => undefined);
@@ -25,12 +27,20 @@ export async function writeFileAtomic(path: string, text: string, mode = 0o644, 
   }
 }
 
+/**
+ * Writes and fsyncs a new file (every caller passes a fresh temporary path). If the write
+ * or the fsync fails (ENOSPC on a full disk: the open succeeds, the write does not), the
+ * file is removed, so failed reload attempts leave no empty candidates behind.
+ */
 export async function writeAndSync(path: string, text: string, mode = 0o644): Promise<void> {
   const fh = await open(path, 'w', mode);
   try {
     await fh.writeFile(text);
     await fh.sync();
-  } finally {
-    await fh.close();
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    await unlink(path).catch(() => undefined);
+    throw err;
   }
+  await fh.close();
 }
