@@ -52,6 +52,8 @@ export interface ApplyOutcome {
 // A bad service is set aside and the render retried; this bounds the retries of one apply.
 const MAX_ATTEMPTS = 5;
 const PERSIST_MS = 200;
+// A config refused with no line to blame: at most this many changed services are checked one by one.
+const MAX_ISOLATE = 16;
 
 /**
  * The loop in the middle: service-config source -> service table (blobs, watchers)
@@ -467,6 +469,7 @@ export class Agent {
       if (!check.ok) {
         await unlink(candidate).catch(() => undefined);
         if (this.blame(check.problems, services, 'haproxy -c')) continue;
+        if (await this.isolate(check.problems, services)) continue;
         return this.fail('haproxy -c rejected the configuration; HAProxy keeps running the previous one', check.problems, t0, kind);
       }
       await this.saveServerState();
@@ -535,6 +538,38 @@ export class Agent {
    * Sets aside the services HAProxy's messages point at, if each of them is new or
    * changed (an unchanged one cannot be the cause). Returns true when a retry makes sense.
    */
+  /**
+   * HAProxy refused the config with an alert that names no line (some keyword errors in
+   * 2.6 do): checks each new or changed service alone on top of what runs, and sets
+   * aside those HAProxy refuses. Bounded, since each check costs a `haproxy -c`.
+   * Returns true when a retry makes sense.
+   */
+  private async isolate(problems: ConfigProblem[], services: DesiredService[]): Promise<boolean> {
+    const running = new Map(this.running.map((s) => [s.name, s]));
+    const changed = services.filter((s) => {
+      const r = running.get(s.name);
+      return !r || listenKey(r.listen) !== listenKey(s.listen);
+    });
+    if (changed.length === 0 || changed.length > MAX_ISOLATE) return false;
+    // What runs now, with the desired servers: the base each suspect is tried on alone.
+    const base = services.filter((s) => running.has(s.name)).map((s) => ({ ...s, listen: running.get(s.name)!.listen }));
+    const h = this.config.haproxy;
+    const guilty: DesiredService[] = [];
+    for (const suspect of changed) {
+      const text = renderConfig(this.templates, this.renderSettings(), [...base.filter((s) => s.name !== suspect.name), suspect]);
+      const file = siblingTempPath(h.config_path, 'isolate');
+      try {
+        await writeAndSync(file, text);
+        if (!(await checkConfig(h.path, file, text)).ok) guilty.push(suspect);
+      } finally {
+        await unlink(file).catch(() => undefined);
+      }
+    }
+    if (guilty.length === 0) return false;
+    const message = problems.map((p) => p.message).join(' | ');
+    return this.blame(guilty.map((s) => ({ service: s.name, message })), services, 'haproxy -c (each change checked alone)');
+  }
+
   private blame(problems: ConfigProblem[], services: DesiredService[], stage: string): boolean {
     this.desiredCache = undefined;
     const runningKeys = new Map(this.running.map((s) => [s.name, listenKey(s.listen)]));

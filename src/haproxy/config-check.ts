@@ -39,7 +39,7 @@ export function attributeMessages(output: string, file: string, text: string): {
   const alerts: ConfigProblem[] = [];
   const warnings: ConfigProblem[] = [];
   for (const line of output.split('\n')) {
-    const m = /^\[(ALERT|WARNING|NOTICE)\]\s*(?:\(\d+\)\s*)?:\s*(.*)$/.exec(line.trim());
+    const m = /^\[(ALERT|WARNING|NOTICE)\]\s*(?:\(\d+\)\s*)?:\s*(.*)$/s.exec(line.trim());
     if (!m || m[1] === 'NOTICE') continue;
     const message = m[2];
     if (SUMMARY.test(message)) continue;

@@ -4,11 +4,13 @@ import { canonicalHost, isValidHost, parseServerSpec, MAX_WEIGHT, type Server } 
 /**
  * A string that ends up on a line of haproxy.cfg. A newline (or any control
  * character) would let a service blob inject its own config lines, so none pass.
+ * C1 controls and the Unicode line separators go too: HAProxy echoes them in its
+ * alerts, which then no longer read as one line (found by the fuzz test).
  */
 export const configText = z
   .string()
   .max(4096, 'must be at most 4096 characters')
-  .regex(/^[^\x00-\x1f\x7f]*$/, 'must not contain control characters (newline, tab, NUL, ...)');
+  .regex(/^[^\x00-\x1f\x7f-\x9f\u2028\u2029]*$/, 'must not contain control characters (newline, tab, NUL, ...)');
 
 export const port = z.int('must be an integer').min(1, 'must be 1..65535').max(65535, 'must be 1..65535');
 
@@ -27,6 +29,11 @@ const serverObject = z.strictObject({ address: host, port, weight: weight.option
  */
 export const serverEntry = z.unknown().transform((value, ctx): Server => {
   if (typeof value === 'string') {
+    // parseServerSpec splits on any whitespace; a newline or tab in one entry is a mistake, not a separator.
+    if (/[\x00-\x1f\x7f-\x9f\u2028\u2029]/.test(value)) {
+      ctx.addIssue({ code: 'custom', message: `must not contain control characters (newline, tab, NUL, ...): ${JSON.stringify(value)}` });
+      return z.NEVER;
+    }
     const parsed = parseServerSpec(value);
     if (parsed.ok) return parsed.value;
     ctx.addIssue({ code: 'custom', message: parsed.error });
@@ -46,8 +53,13 @@ export const serverEntry = z.unknown().transform((value, ctx): Server => {
 export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
   return issues.map((issue) => {
     const where = issue.path.length ? formatPath(issue.path) : '(top level)';
-    return `${where}: ${issue.message}`;
+    return printable(`${where}: ${issue.message}`);
   });
+}
+
+/** Errors quote what they got (an unknown key, a bad value): control characters in it are escaped, so a terminal or a log reader sees them, not their effect. */
+function printable(text: string): string {
+  return text.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 function formatPath(path: readonly PropertyKey[]): string {

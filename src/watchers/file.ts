@@ -27,7 +27,7 @@ export function parseServersFile(text: string, label: string): ParseResult<Serve
 
 /** `"file": "servers.txt"`: a file of `host:port [weight]` lines, re-read whenever it changes. */
 export const fileWatcher: WatcherType = {
-  options: { file: z.string().min(1).max(4096) },
+  options: { file: z.string().min(1).max(4096).regex(/^[^\x00-\x1f\x7f]*$/, 'must not contain control characters') },
   create(options, ctx) {
     const path = resolve(ctx.baseDir, options.file as string);
     let fsw: FSWatcher | undefined;

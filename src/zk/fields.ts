@@ -8,4 +8,6 @@ export const zkConnectString = z
 /** An absolute znode path without a trailing slash. */
 export const znodePath = z
   .string()
-  .regex(/^(\/[^/\x00-\x1f\x7f]+)+$/, 'must be an absolute znode path such as /services/web (no trailing slash)');
+  .regex(/^(\/[^/\x00-\x1f\x7f]+)+$/, 'must be an absolute znode path such as /services/web (no trailing slash)')
+  // ZooKeeper refuses relative segments when the path is used; say so when it is defined.
+  .refine((p) => !p.split('/').some((seg) => seg === '.' || seg === '..'), 'must not contain . or .. segments');

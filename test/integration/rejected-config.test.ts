@@ -83,4 +83,20 @@ describe('a definition HAProxy rejects', () => {
       squatter.close();
     }
   });
+
+  test('an alert without a line to blame: each change is checked alone, the bad one set aside, the good one applied', async () => {
+    agent = new AgentFixture({ services: { web: svc(ports[0]) } });
+    await agent.start();
+    const from = agent.mark();
+    // HAProxy 2.6 reports this server keyword error as "config : unknown keyword", with no file:line (found by the fuzz test).
+    agent.writeService('odd', { ...svc(ports[1]), server_options: ['inter 2sinter 2s'] });
+    agent.writeService('fine', svc(ports[2]));
+    const rejected = await agent.waitLog((l) => l.event === 'service_rejected', 8000, from);
+    expect(rejected.service).toBe('odd');
+    expect(rejected.stage).toBe('haproxy -c (each change checked alone)');
+    await agent.waitLog((l) => l.event === 'reload', 8000, from);
+    expect((await get(ports[2])).trim()).toBe(backends.id(backends.ports[0]));
+    expect(await isListening(ports[1])).toBe(false);
+    expect(readFileSync(agent.configPath, 'utf8')).not.toMatch(/2sinter/);
+  });
 });
