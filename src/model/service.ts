@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { configText, port, formatIssues } from './fields';
+import { compileProxyOptions, proxyOptionKeys, type ProxyOptions } from './proxy-options';
 
 /** What one service blob asks for, validated. Watcher-specific keys stay in `watcher`. */
 export interface ServiceDefinition {
@@ -30,6 +31,7 @@ export function isValidServiceName(name: string): boolean {
 
 const common = {
   port,
+  ...proxyOptionKeys,
   listen_options: z.array(configText).max(1000).default([]),
   server_options: z.array(configText).max(100).default([]),
   allow_empty: z.boolean().default(false),
@@ -66,13 +68,15 @@ export function parseServiceDefinition(name: string, raw: unknown, schemas: Watc
   };
   const options: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(data)) if (!commonKeys.has(key)) options[key] = value;
+  // Typed keys first: the blob's own option lines come after them and can refine them.
+  const typed = compileProxyOptions(data as ProxyOptions);
   return {
     ok: true,
     service: {
       name,
       port: data.port,
-      listenOptions: data.listen_options,
-      serverOptions: data.server_options,
+      listenOptions: [...typed.listen, ...data.listen_options],
+      serverOptions: [...typed.server, ...data.server_options],
       allowEmpty: data.allow_empty,
       watcher: { type, options },
     },

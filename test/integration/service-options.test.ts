@@ -1,0 +1,109 @@
+import { connect, type Socket } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { AgentFixture } from '../support/agent';
+import { startBackends, type Backends } from '../support/backends';
+import { freePort, sample, waitUntil } from '../support/net';
+import { RuntimeClient } from '../../src/haproxy/runtime-client';
+import { parseStat } from '../../src/haproxy/state-parse';
+
+/** Who served each of `n` requests, counted. */
+async function tally(port: number, n: number): Promise<Map<string, number>> {
+  const { get } = await import('../support/net');
+  const out = new Map<string, number>();
+  for (let i = 0; i < n; i++) {
+    const who = (await get(port)).trim();
+    out.set(who, (out.get(who) ?? 0) + 1);
+  }
+  return out;
+}
+
+// Typed service keys render to HAProxy and behave as HAProxy's own options do.
+describe('typed service options with a real HAProxy', () => {
+  let backends: Backends;
+  let agent: AgentFixture;
+  beforeAll(async () => {
+    backends = await startBackends(3);
+  });
+  afterAll(() => backends.close());
+  afterEach(() => agent.cleanup());
+
+  test('balance first with a health check: a dead first server is skipped once marked down; a server added at runtime gets the same checks', async () => {
+    const [b1, b2, b3] = backends.ports;
+    const [port, dead] = [await freePort(), await freePort()];
+    agent = new AgentFixture({
+      services: {
+        web: {
+          type: 'static',
+          port,
+          mode: 'http',
+          balance: 'first',
+          check: { interval_ms: 100, rise: 1, fall: 1, http_path: '/', expect_status: 200 },
+          attempts: 2,
+          offline_timeout_ms: 500,
+          servers: [`127.0.0.1:${dead}`, `127.0.0.1:${b1}`],
+        },
+      },
+      runtime: { drift_interval_ms: 0 },
+    });
+    await agent.start();
+    const cfg = readFileSync(agent.configPath, 'utf8');
+    expect(cfg).toMatch(/^ {4}balance first$/m);
+    expect(cfg).toMatch(/^ {4}option httpchk GET \/$/m);
+    expect(cfg).toMatch(/^ {4}http-check expect status 200$/m);
+    expect(cfg).toMatch(/^ {4}retries 2$/m);
+    expect(cfg).toMatch(new RegExp(`server 127\\.0\\.0\\.1:${dead} 127\\.0\\.0\\.1:${dead} check inter 100ms rise 1 fall 1 observe layer4 error-limit 2 on-error mark-down downinter 500ms`));
+
+    const rc = new RuntimeClient(agent.socketPath);
+    await waitUntil('the dead server marked down', async () => (await rc.showServersState('web')).some((s) => s.port === dead && s.opState === 0), 5000);
+    // first-alive: every request to the first server that is up.
+    expect(await tally(port, 10)).toEqual(new Map([[backends.id(b1), 10]]));
+
+    // A server added over the runtime API (no reload) is checked too: it stays out until its check passes, and `first` keeps using b1.
+    const from = agent.mark();
+    agent.writeService('web', {
+      type: 'static',
+      port,
+      mode: 'http',
+      balance: 'first',
+      check: { interval_ms: 100, rise: 1, fall: 1, http_path: '/', expect_status: 200 },
+      attempts: 2,
+      offline_timeout_ms: 500,
+      servers: [`127.0.0.1:${dead}`, `127.0.0.1:${b1}`, `127.0.0.1:${b2}`, `127.0.0.1:${b3}`],
+    });
+    await waitUntil('the new servers in HAProxy', async () => (await rc.showServersState('web')).length === 4, 3000);
+    expect(agent.events('reload', from)).toHaveLength(0);
+    expect(await tally(port, 6)).toEqual(new Map([[backends.id(b1), 6]]));
+    await waitUntil('the runtime-added server passing its HTTP check', async () => {
+      const [{ output }] = await rc.batch(['show stat -1 4 -1']);
+      return parseStat(output).some((r) => r.svname === `127.0.0.1:${b3}` && r.check_status === 'L7OK' && r.status === 'UP');
+    }, 3000);
+  });
+
+  test('leastconn sends new connections to the server with fewer open ones', async () => {
+    const [b1, b2] = backends.ports;
+    const port = await freePort();
+    const servers = [`127.0.0.1:${b1}`, `127.0.0.1:${b2}`];
+    agent = new AgentFixture({
+      services: { web: { type: 'static', port, mode: 'tcp', balance: 'leastconn', timeouts: { client_ms: 20_000, server_ms: 20_000 }, servers } },
+      runtime: { drift_interval_ms: 0 },
+    });
+    await agent.start();
+    const rc = new RuntimeClient(agent.socketPath);
+    // Hold 4 connections on b1 (b2 briefly out), then let b2 back in.
+    await rc.batch([`set server web/127.0.0.1:${b2} state maint`]);
+    const held: Socket[] = [];
+    for (let i = 0; i < 4; i++) held.push(await new Promise<Socket>((resolve) => { const s = connect(port, '127.0.0.1', () => resolve(s)); }));
+    await waitUntil('4 sessions on b1', async () => {
+      const [{ output }] = await rc.batch(['show stat -1 4 -1']);
+      return new RegExp(`^web,127\\.0\\.0\\.1:${b1},0,0,4,`, 'm').test(output);
+    }, 3000);
+    await rc.batch([`set server web/127.0.0.1:${b2} state ready`]);
+    try {
+      // Round robin would split these; leastconn sends every one to the idle server.
+      expect(await tally(port, 8)).toEqual(new Map([[backends.id(b2), 8]]));
+    } finally {
+      for (const s of held) s.destroy();
+    }
+    await waitUntil('b1 back in use', async () => (await sample(port, 6)).size === 2, 3000);
+  });
+});
