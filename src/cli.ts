@@ -18,6 +18,8 @@ import { unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { serviceCommand } from './cli/service-commands';
 import { register, validateRegister } from './cli/register';
+import { serviceJsonSchema } from './model/service';
+import { WATCHER_SCHEMAS } from './watchers';
 
 const version = (JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -159,6 +161,13 @@ program
   .description('print the haproxy.cfg that would run now')
   .requiredOption('-c, --config <file>', 'proxymgr.yml')
   .action((o: { config: string }) => render(o.config));
+
+program
+  .command('schema')
+  .description('print the JSON Schema of service definitions (for editors and linting service repositories)')
+  .action(() => {
+    process.stdout.write(`${JSON.stringify(serviceJsonSchema(WATCHER_SCHEMAS), null, 2)}\n`);
+  });
 
 const service = program.command('service').description('manage service definitions in the configured ZooKeeper');
 service

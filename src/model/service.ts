@@ -38,6 +38,30 @@ const common = {
 };
 const commonKeys = new Set(['type', ...Object.keys(common)]);
 
+function serviceSchema(type: string, shape: z.ZodRawShape) {
+  return z.strictObject({ type: z.literal(type), ...common, ...shape });
+}
+
+/**
+ * A JSON Schema (draft 2020-12) of service blobs, one branch per watcher type, for
+ * editors and CI linting of service repositories (`proxymgr schema`). It describes the
+ * input; `proxymgr check` remains the full validation (hostnames, cross-field rules).
+ */
+export function serviceJsonSchema(schemas: WatcherSchemas): Record<string, unknown> {
+  const branches = Object.keys(schemas)
+    .sort()
+    .map((type) => {
+      const { $schema: _drop, ...branch } = z.toJSONSchema(serviceSchema(type, schemas[type]), { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+      return { title: `${type} watcher`, ...branch };
+    });
+  return {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    $id: 'https://proxymgr/service.schema.json',
+    title: 'proxymgr service definition',
+    oneOf: branches,
+  };
+}
+
 export type ServiceParse = { ok: true; service: ServiceDefinition } | { ok: false; errors: string[] };
 
 /**
@@ -57,8 +81,7 @@ export function parseServiceDefinition(name: string, raw: unknown, schemas: Watc
   const shape = Object.hasOwn(schemas, type) ? schemas[type] : undefined;
   if (!shape) return { ok: false, errors: [`type: unknown watcher type ${JSON.stringify(type)} (known: ${known.join(', ')})`] };
 
-  const schema = z.strictObject({ type: z.literal(type), ...common, ...shape });
-  const result = schema.safeParse(raw);
+  const result = serviceSchema(type, shape).safeParse(raw);
   if (!result.success) return { ok: false, errors: formatIssues(result.error.issues) };
   const data = result.data as Record<string, unknown> & {
     port: number;
