@@ -368,7 +368,16 @@ export class Agent {
       const r = runningServers.get(s.name);
       return r !== s.servers && JSON.stringify(r) !== JSON.stringify(s.servers);
     };
-    const dirty = trigger === 'change' ? eligible.filter(changedServers) : eligible;
+    const candidates = trigger === 'change' ? eligible.filter(changedServers) : eligible;
+    // HAProxy cannot make a running server a backup (or not) at runtime: that service reloads.
+    const dirty = candidates.filter((s) => {
+      const before = new Map((runningServers.get(s.name) ?? []).map((x) => [serverName(x), x.backup === true]));
+      const flipped = s.servers.filter((x) => before.has(serverName(x)) && before.get(serverName(x)) !== (x.backup === true)).map((x) => serverName(x));
+      if (flipped.length === 0) return true;
+      this.forced.set(s.name, `backup flag changed for ${flipped.join(', ')} (not changeable at runtime)`);
+      this.triggerReload();
+      return false;
+    });
     // Changes reported from here on are measured from their own arrival.
     const pendingSince = this.runtimePendingSince;
     this.runtimePendingSince = undefined;

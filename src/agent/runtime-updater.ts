@@ -109,5 +109,5 @@ export class RuntimeUpdater {
 }
 
 function toDesired(s: DesiredService['servers'][number]): DesiredServer {
-  return { name: serverName(s), address: s.address, port: s.port, weight: s.weight ?? 1, ...(s.admin && { admin: s.admin }) };
+  return { name: serverName(s), address: s.address, port: s.port, weight: s.weight ?? 1, ...(s.admin && { admin: s.admin }), ...(s.backup && { backup: true }) };
 }

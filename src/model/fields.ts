@@ -21,7 +21,7 @@ export const nameserver = z.string().regex(/^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F
 
 export const host = z.string().refine(isValidHost, 'must be an IP address or a hostname').transform(canonicalHost);
 
-const serverObject = z.strictObject({ address: host, port, weight: weight.optional() });
+const serverObject = z.strictObject({ address: host, port, weight: weight.optional(), backup: z.boolean().optional() });
 
 /**
  * A server as `"host:port"` or `{"address","port","weight"}`. Dispatched by hand
@@ -41,7 +41,11 @@ export const serverEntry = z.unknown().transform((value, ctx): Server => {
   }
   if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
     const parsed = serverObject.safeParse(value);
-    if (parsed.success) return parsed.data;
+    if (parsed.success) {
+      // `backup: false` is the default: leave it out so equal servers compare equal.
+      const { backup, ...rest } = parsed.data;
+      return backup ? { ...rest, backup } : rest;
+    }
     for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
     return z.NEVER;
   }

@@ -9,6 +9,8 @@ export interface Server {
   name?: string;
   /** An operator's override: held in drain or maint instead of ready. */
   admin?: 'drain' | 'maint';
+  /** Takes traffic only when no non-backup server is up (HAProxy `backup`). */
+  backup?: boolean;
 }
 
 export const MAX_WEIGHT = 256;
@@ -101,5 +103,5 @@ export function normalizeServers(servers: readonly Server[]): Server[] {
 
 export function sameServers(a: readonly Server[], b: readonly Server[]): boolean {
   if (a.length !== b.length) return false;
-  return a.every((s, i) => s.address === b[i].address && s.port === b[i].port && s.weight === b[i].weight && s.name === b[i].name);
+  return a.every((s, i) => s.address === b[i].address && s.port === b[i].port && s.weight === b[i].weight && s.name === b[i].name && !s.backup === !b[i].backup);
 }

@@ -8,6 +8,7 @@ export interface DesiredServer {
   weight: number;
   /** An operator's override (HTTP API): keep the server in drain or maint instead of ready. */
   admin?: 'drain' | 'maint';
+  backup?: boolean;
 }
 
 /** A service whose listen section HAProxy already runs as desired: only its servers may differ. */
@@ -96,7 +97,7 @@ function planService(svc: RuntimeService, actual: readonly ActualServer[], input
     const a = have.get(d.name);
     const id = `${b}/${d.name}`;
     if (!a) {
-      cmd(d.name, 'add', ['add server', id, `${d.address}:${d.port}`, ...addOptions, 'weight', String(d.weight)].join(' '));
+      cmd(d.name, 'add', ['add server', id, `${d.address}:${d.port}`, ...addOptions, 'weight', String(d.weight), ...(d.backup ? ['backup'] : [])].join(' '));
       // Dynamic servers start with checks disabled, whatever the options say.
       if (checks) cmd(d.name, 'enable-health', `enable health ${id}`);
       if (agent) cmd(d.name, 'enable-agent', `enable agent ${id}`);

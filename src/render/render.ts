@@ -26,7 +26,7 @@ export interface RenderContext {
     port: number;
     bind: string;
     listen_options: readonly string[];
-    servers: Array<{ name: string; address: string; weight: number | null; options: string }>;
+    servers: Array<{ name: string; address: string; weight: number | null; backup: boolean; options: string }>;
   }>;
 }
 
@@ -49,6 +49,7 @@ export function renderContext(settings: RenderSettings, services: readonly Desir
           name: serverName(srv),
           address: serverAddress(srv),
           weight: srv.weight ?? null,
+          backup: srv.backup === true,
           options: s.listen.serverOptions.join(' '),
         })),
       })),

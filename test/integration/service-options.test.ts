@@ -106,4 +106,36 @@ describe('typed service options with a real HAProxy', () => {
     }
     await waitUntil('b1 back in use', async () => (await sample(port, 6)).size === 2, 3000);
   });
+
+  test('backup servers take traffic only when no other is up; a new backup server is added at runtime; flipping the flag reloads', async () => {
+    const [b1, b2, b3] = backends.ports;
+    const port = await freePort();
+    const blob = (servers: unknown[]) => ({ type: 'static', port, mode: 'http', servers });
+    agent = new AgentFixture({ services: { web: blob([`127.0.0.1:${b1}`, { address: '127.0.0.1', port: b2, backup: true }]) }, runtime: { drift_interval_ms: 0 } });
+    await agent.start();
+    expect(readFileSync(agent.configPath, 'utf8')).toMatch(new RegExp(`server 127\\.0\\.0\\.1:${b2} 127\\.0\\.0\\.1:${b2} backup$`, 'm'));
+    expect(await tally(port, 6)).toEqual(new Map([[backends.id(b1), 6]]));
+
+    const rc = new RuntimeClient(agent.socketPath);
+    const bck = async (p: number) => {
+      const [{ output }] = await rc.batch(['show stat -1 4 -1']);
+      return parseStat(output).find((r) => r.svname === `127.0.0.1:${p}`)?.bck;
+    };
+    let from = agent.mark();
+    agent.writeService('web', blob([`127.0.0.1:${b1}`, { address: '127.0.0.1', port: b2, backup: true }, { address: '127.0.0.1', port: b3, backup: true }]));
+    await waitUntil('b3 added as a backup', async () => (await bck(b3)) === '1', 3000);
+    expect(agent.events('reload', from)).toHaveLength(0);
+
+    // With the only active server in maint, the backups serve.
+    await rc.batch([`set server web/127.0.0.1:${b1} state maint`]);
+    expect([...(await tally(port, 6)).keys()].every((k) => k === backends.id(b2) || k === backends.id(b3))).toBe(true);
+    await rc.batch([`set server web/127.0.0.1:${b1} state ready`]);
+
+    from = agent.mark();
+    agent.writeService('web', blob([`127.0.0.1:${b1}`, `127.0.0.1:${b2}`, { address: '127.0.0.1', port: b3, backup: true }]));
+    const reload = await agent.waitLog((l) => l.event === 'reload', 5000, from);
+    expect(String(reload.reason)).toMatch(/backup flag changed for 127\.0\.0\.1:\d+/);
+    expect(await bck(b2)).toBe('0');
+    await waitUntil('b1 and b2 share the traffic', async () => (await sample(port, 8)).size === 2, 3000);
+  });
 });

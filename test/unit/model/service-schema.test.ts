@@ -38,7 +38,7 @@ describe('the JSON Schema of service blobs (proxymgr schema)', () => {
     [{ type: 'static', port: 8080, servers: ['10.0.0.1:80'], surprise: 1 }, 'unknown key'],
     [{ type: 'carrier-pigeon', port: 8080 }, 'unknown type'],
     [{ type: 'zookeeper', port: 8080, server: 'zk1:2181', path: 'relative/path' }, 'relative znode path'],
-  ])('invalid blob: %j (%s)', (blob) => {
+  ] as Array<[unknown, string]>)('invalid blob: %j (%s)', (blob) => {
     expect(validate(blob)).toBe(false);
   });
 });
