@@ -10,8 +10,8 @@ trap 'kill $backends 2>/dev/null || true' EXIT
 # The dashboard's buttons ask for this token once per browser tab.
 export PROXYMGR_TOKEN="${PROXYMGR_TOKEN:-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')}"
 cat >&2 <<MSG
-proxymgr demo: web on localhost:8080 (static list), api on localhost:8081 (servers file)
-  curl localhost:8080/       curl localhost:8081/
+proxymgr demo: web on localhost:8080 (static list; /docs goes to the docs service), api on localhost:8081 (servers file)
+  curl localhost:8080/       curl localhost:8080/docs       curl localhost:8081/
   dashboard: http://127.0.0.1:8787/   (API token: $PROXYMGR_TOKEN)
   edit watchers/api.servers or add watchers/NAME.json and watch HAProxy follow; Ctrl-C to stop.
 MSG

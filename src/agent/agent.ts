@@ -309,7 +309,10 @@ export class Agent {
     }
     for (const c of conflicts) {
       const e = this.services.get(c.name);
-      const message = `port ${c.port} is already used by service ${c.holder}`;
+      const message =
+        c.reason === 'two-defaults'
+          ? `port ${c.port} is shared by mode http services and ${c.holder} is already its default (a service without match); give one of them a match`
+          : `port ${c.port} is already used by service ${c.holder} (to share a port, both need mode: http)`;
       if (e && e.conflict !== message) this.log.error({ event: 'port_conflict', service: c.name, port: c.port, holder: c.holder }, `service ${c.name}: ${message}`);
       if (e) e.conflict = message;
     }

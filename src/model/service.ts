@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { configText, port, formatIssues } from './fields';
 import { compileProxyOptions, proxyOptionKeys, type ProxyOptions } from './proxy-options';
+import { matchSchema, type Match } from './routing';
 
 /** What one service blob asks for, validated. Watcher-specific keys stay in `watcher`. */
 export interface ServiceDefinition {
@@ -8,6 +9,10 @@ export interface ServiceDefinition {
   port: number;
   listenOptions: string[];
   serverOptions: string[];
+  /** `mode` as the blob says it (undefined: haproxy.defaults decide); `http` is needed to share a port. */
+  mode?: 'tcp' | 'http';
+  /** Routing on a shared HTTP port; without it the service is that port's default. */
+  match?: Match;
   /** When false (the default) a watcher reporting zero servers keeps the previous ones. */
   allowEmpty: boolean;
   watcher: WatcherSpec;
@@ -32,6 +37,7 @@ export function isValidServiceName(name: string): boolean {
 const common = {
   port,
   ...proxyOptionKeys,
+  match: matchSchema.optional(),
   listen_options: z.array(configText).max(1000).default([]),
   server_options: z.array(configText).max(100).default([]),
   allow_empty: z.boolean().default(false),
@@ -89,6 +95,8 @@ export function parseServiceDefinition(name: string, raw: unknown, schemas: Watc
     server_options: string[];
     allow_empty: boolean;
   };
+  // Routing happens in an HTTP frontend; sharing a port needs mode http on both sides.
+  if (data.match !== undefined && data.mode !== 'http') return { ok: false, errors: ['match: needs "mode": "http"'] };
   const options: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(data)) if (!commonKeys.has(key)) options[key] = value;
   // Typed keys first: the blob's own option lines come after them and can refine them.
@@ -100,6 +108,8 @@ export function parseServiceDefinition(name: string, raw: unknown, schemas: Watc
       port: data.port,
       listenOptions: [...typed.listen, ...data.listen_options],
       serverOptions: [...typed.server, ...data.server_options],
+      ...(data.mode !== undefined && { mode: data.mode as 'tcp' | 'http' }),
+      ...(data.match !== undefined && { match: data.match as Match }),
       allowEmpty: data.allow_empty,
       watcher: { type, options },
     },
@@ -111,10 +121,18 @@ export interface ListenSpec {
   port: number;
   listenOptions: string[];
   serverOptions: string[];
+  mode?: 'tcp' | 'http';
+  match?: Match;
 }
 
 export function listenSpecOf(def: ServiceDefinition): ListenSpec {
-  return { port: def.port, listenOptions: def.listenOptions, serverOptions: def.serverOptions };
+  return {
+    port: def.port,
+    listenOptions: def.listenOptions,
+    serverOptions: def.serverOptions,
+    ...(def.mode !== undefined && { mode: def.mode }),
+    ...(def.match !== undefined && { match: def.match }),
+  };
 }
 
 export function watcherKey(spec: WatcherSpec, baseDir: string): string {

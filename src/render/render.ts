@@ -1,6 +1,7 @@
 import type { DesiredService } from '../model/desired';
 import { serverAddress, serverName } from '../model/server';
 import type { CompiledTemplates } from './templates';
+import { sharedFrontend, type SharedFrontend } from '../model/routing';
 
 /** The haproxy-wide values the templates need besides the services. */
 export interface RenderSettings {
@@ -21,17 +22,31 @@ export interface RenderContext {
   hard_stop_after: string;
   global: readonly string[];
   defaults: readonly string[];
+  /** Ports shared by several `mode: http` services (or routed by `match`): one frontend each. */
+  frontends: Array<SharedFrontend & { bind: string }>;
   services: Array<{
     name: string;
     port: number;
     bind: string;
+    /** Behind a shared frontend: rendered as a `backend`, not a `listen` section. */
+    shared: boolean;
     listen_options: readonly string[];
     servers: Array<{ name: string; address: string; weight: number | null; backup: boolean; options: string }>;
   }>;
 }
 
 export function renderContext(settings: RenderSettings, services: readonly DesiredService[]): RenderContext {
+  const byPort = new Map<number, DesiredService[]>();
+  for (const s of services) byPort.set(s.listen.port, [...(byPort.get(s.listen.port) ?? []), s]);
+  const sharedPorts = new Set([...byPort].filter(([, group]) => group.length > 1 || group.some((s) => s.listen.match)).map(([port]) => port));
+  const frontends = [...sharedPorts]
+    .sort((a, b) => a - b)
+    .map((port) => ({
+      ...sharedFrontend(port, [...byPort.get(port)!].sort((a, b) => (a.name < b.name ? -1 : 1)).map((s) => ({ name: s.name, match: s.listen.match }))),
+      bind: `${settings.bindAddress}:${port}`,
+    }));
   return {
+    frontends,
     socket_path: settings.socketPath,
     state_file: settings.stateFile,
     hard_stop_after: settings.hardStopAfter,
@@ -44,6 +59,7 @@ export function renderContext(settings: RenderSettings, services: readonly Desir
         name: s.name,
         port: s.listen.port,
         bind: `${settings.bindAddress}:${s.listen.port}`,
+        shared: sharedPorts.has(s.listen.port),
         listen_options: s.listen.listenOptions,
         servers: s.servers.map((srv) => ({
           name: serverName(srv),

@@ -103,6 +103,10 @@ describe('service lifecycle through the file service config', () => {
     expect(ok.code).toBe(0);
     const out = await runCli(['render', '-c', require('node:path').join(__dirname, '..', '..', 'proxymgr.example.yml')]);
     expect(out.code).toBe(0);
-    expect(out.stdout).toMatch(/^listen web\n {4}bind 127\.0\.0\.1:8080$/m);
+    // web and docs share 8080 (docs routed by path); api has 8081 to itself.
+    expect(out.stdout).toMatch(/^frontend port:8080\n {4}mode http\n {4}bind 127\.0\.0\.1:8080$/m);
+    expect(out.stdout).toMatch(/^ {4}use_backend docs if pm_docs_prefix$/m);
+    expect(out.stdout).toMatch(/^ {4}default_backend web$/m);
+    expect(out.stdout).toMatch(/^listen api\n {4}bind 127\.0\.0\.1:8081$/m);
   });
 });

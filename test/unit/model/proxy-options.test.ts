@@ -76,3 +76,27 @@ describe('typed keys in a service blob', () => {
     if (!r.ok) expect(r.errors.join('\n')).toMatch(message);
   });
 });
+
+describe('match', () => {
+  const parse = (extra: Record<string, unknown>) => parseServiceDefinition('api', { type: 'static', port: 8080, servers: ['10.0.0.1:80'], ...extra }, WATCHER_SCHEMAS);
+
+  test('needs mode http', () => {
+    const r = parse({ match: { path_prefix: ['/api'] } });
+    expect(r.ok ? [] : r.errors).toEqual(['match: needs "mode": "http"']);
+  });
+
+  test('hosts are lowercased; an empty match or a bad entry is refused, naming it', () => {
+    const r = parse({ mode: 'http', match: { host: ['API.Example.com'] } });
+    expect(r.ok && r.service.match).toEqual({ host: ['api.example.com'] });
+    for (const [match, message] of [
+      [{}, /match: must name at least one/],
+      [{ path_prefix: ['api'] }, /match\.path_prefix\[0\]: must start with \//],
+      [{ path_prefix: ['/a b'] }, /match\.path_prefix\[0\]/],
+      [{ host: ['bad host'] }, /match\.host\[0\]: must be a host name/],
+      [{ path: ['/x'] }, /match: .*path/i],
+    ] as const) {
+      const bad = parse({ mode: 'http', match });
+      expect(bad.ok ? '' : bad.errors.join('\n')).toMatch(message);
+    }
+  });
+});
