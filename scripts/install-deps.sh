@@ -14,6 +14,7 @@ if [ "${1:-}" = "--test" ]; then
   command -v java >/dev/null 2>&1 || need+=(default-jre-headless)
   command -v dnsmasq >/dev/null 2>&1 || need+=(dnsmasq-base)
   [ -x /usr/bin/chromium ] || need+=(chromium)
+  command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)   # verifies contrib/proxymgr.service
 fi
 if ((${#need[@]})); then
   echo "install-deps: installing ${need[*]} from Debian" >&2
