@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what proxymgr needs and is missing: HAProxy (>= 2.6) from Debian, and the npm dependencies.
-# With --test, also the servers the tests start on 127.0.0.1: ZooKeeper 3.8 (and Java) and dnsmasq,
+# With --zookeeper, also ZooKeeper 3.8 and Java (scripts/zookeeper.sh). With --test, also the
+# servers the tests start on 127.0.0.1: ZooKeeper 3.8 (and Java) and dnsmasq,
 # and Debian's Chromium for the dashboard's browser test.
 # Safe to run again: it installs nothing that is already there.
 set -euo pipefail
@@ -9,9 +10,11 @@ cd "$(dirname "$0")/.."
 need=()
 command -v haproxy >/dev/null 2>&1 || need+=(haproxy)
 command -v socat >/dev/null 2>&1 || need+=(socat)   # for operators poking the admin socket by hand
-if [ "${1:-}" = "--test" ]; then
+if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--zookeeper" ]; then
   [ -f /usr/share/java/zookeeper.jar ] && [ -f /usr/share/java/slf4j-simple.jar ] || need+=(zookeeper libslf4j-java)
   command -v java >/dev/null 2>&1 || need+=(default-jre-headless)
+fi
+if [ "${1:-}" = "--test" ]; then
   command -v dnsmasq >/dev/null 2>&1 || need+=(dnsmasq-base)
   [ -x /usr/bin/chromium ] || need+=(chromium)
   command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)   # verifies contrib/proxymgr.service
