@@ -42,3 +42,25 @@ describe('the JSON Schema of service blobs (proxymgr schema)', () => {
     expect(validate(blob)).toBe(false);
   });
 });
+
+describe('every shipped example service', () => {
+  const { readdirSync } = require('node:fs') as typeof import('node:fs');
+  const { parseServiceDefinition } = require('../../../src/model/service') as typeof import('../../../src/model/service');
+  const files = [
+    ...readdirSync(join(ROOT, 'watchers')).map((f) => join('watchers', f)),
+    ...readdirSync(join(ROOT, 'examples', 'zookeeper')).map((f) => join('examples', 'zookeeper', f)),
+    ...readdirSync(join(ROOT, 'examples', 'dns')).map((f) => join('examples', 'dns', f)),
+  ].filter((f) => /\.(json|ya?ml)$/.test(f) && !f.endsWith('proxymgr.yml'));
+
+  test('covers every watcher type', () => {
+    const types = new Set(files.map((f) => (yaml.load(readFileSync(join(ROOT, f), 'utf8')) as { type: string }).type));
+    expect([...types].sort()).toEqual(Object.keys(WATCHER_SCHEMAS).sort());
+  });
+
+  test.each(files)('%s is valid', (f) => {
+    const raw = yaml.load(readFileSync(join(ROOT, f), 'utf8'));
+    const r = parseServiceDefinition('example', raw, WATCHER_SCHEMAS);
+    expect(r.ok ? [] : r.errors).toEqual([]);
+    expect(validate(raw) ? [] : validate.errors).toEqual([]);
+  });
+});
