@@ -11,10 +11,9 @@ import { Dashboard } from './api/dashboard';
 import { EventFeed } from './api/feed';
 import { StatsSampler } from './api/live-stats';
 import { ConfigError, loadConfig, type Config } from './config/load';
-import { checkConfig } from './haproxy/config-check';
+import { checkConfigText } from './haproxy/config-check';
 import { createLogger, silentLogger } from './log';
-import { siblingTempPath, writeAndSync, writeFileAtomic } from './util/atomic-write';
-import { unlink } from 'node:fs/promises';
+import { writeFileAtomic } from './util/atomic-write';
 import { tmpdir } from 'node:os';
 import { serviceCommand } from './cli/service-commands';
 import { register, validateRegister } from './cli/register';
@@ -108,10 +107,7 @@ async function check(file: string, opts: { haproxy: boolean }): Promise<number> 
     }
     if (opts.haproxy) {
       const text = agent.render();
-      const tmp = siblingTempPath(join(tmpdir(), 'proxymgr-check.cfg'), 'check');
-      await writeAndSync(tmp, text);
-      const res = await checkConfig(config.haproxy.path, tmp, text);
-      await unlink(tmp).catch(() => undefined);
+      const res = await checkConfigText(config.haproxy.path, join(tmpdir(), 'proxymgr-check.cfg'), text);
       if (!res.ok) {
         bad++;
         for (const p of res.problems) process.stdout.write(`ERROR haproxy -c${p.service ? ` (service ${p.service})` : ''}: ${p.message}\n`);

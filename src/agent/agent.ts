@@ -8,7 +8,7 @@ import { changedServices, describeChanges, listenKey, reloadReason, summarizeCha
 import { assignPorts, type DesiredService } from '../model/desired';
 import type { ListenSpec } from '../model/service';
 import { serverName, type Server } from '../model/server';
-import { checkConfig, attributeMessages, type ConfigProblem } from '../haproxy/config-check';
+import { checkConfig, checkConfigText, attributeMessages, type ConfigProblem } from '../haproxy/config-check';
 import { RuntimeClient } from '../haproxy/runtime-client';
 import { Supervisor } from '../haproxy/supervisor';
 import { runAs, type RunAs } from '../haproxy/run-as';
@@ -569,13 +569,7 @@ export class Agent {
     const guilty: DesiredService[] = [];
     for (const suspect of changed) {
       const text = renderConfig(this.templates, this.renderSettings(), [...base.filter((s) => s.name !== suspect.name), suspect]);
-      const file = siblingTempPath(h.config_path, 'isolate');
-      try {
-        await writeAndSync(file, text);
-        if (!(await checkConfig(h.path, file, text)).ok) guilty.push(suspect);
-      } finally {
-        await unlink(file).catch(() => undefined);
-      }
+      if (!(await checkConfigText(h.path, h.config_path, text, 'isolate')).ok) guilty.push(suspect);
     }
     if (guilty.length === 0) return false;
     const message = problems.map((p) => p.message).join(' | ');

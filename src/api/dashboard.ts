@@ -112,11 +112,16 @@ export class Dashboard {
 
   private broadcast(event: string, data: unknown): void {
     if (this.clients.size === 0) return;
-    const frame = `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
-    for (const res of this.clients) res.write(frame);
+    const text = frame(event, data);
+    for (const res of this.clients) res.write(text);
   }
 
   private send(res: ServerResponse, event: string, data: unknown): void {
-    res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    res.write(frame(event, data));
   }
+}
+
+/** One Server-Sent Events message. */
+function frame(event: string, data: unknown): string {
+  return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 }

@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process';
+import { unlink } from 'node:fs/promises';
 import { sectionAtLine } from '../render/render';
+import { siblingTempPath, writeAndSync } from '../util/atomic-write';
 
 export interface ConfigProblem {
   /** The service (proxy section) the message points at, when it points at one. */
@@ -29,6 +31,17 @@ export function checkConfig(binary: string, file: string, text: string, timeoutM
       resolve({ ok: !err, problems: alerts, warnings, output });
     });
   });
+}
+
+/** `haproxy -c` on a text that is not written anywhere yet: a temporary file beside `near`, removed afterwards. */
+export async function checkConfigText(binary: string, near: string, text: string, tag = 'check'): Promise<CheckResult> {
+  const file = siblingTempPath(near, tag);
+  try {
+    await writeAndSync(file, text);
+    return await checkConfig(binary, file, text);
+  } finally {
+    await unlink(file).catch(() => undefined);
+  }
 }
 
 // Closing lines that repeat what the specific messages said; they point at no service.

@@ -30,21 +30,17 @@ describe('typed service options with a real HAProxy', () => {
   test('balance first with a health check: a dead first server is skipped once marked down; a server added at runtime gets the same checks', async () => {
     const [b1, b2, b3] = backends.ports;
     const [port, dead] = [await freePort(), await freePort()];
-    agent = new AgentFixture({
-      services: {
-        web: {
-          type: 'static',
-          port,
-          mode: 'http',
-          balance: 'first',
-          check: { interval_ms: 100, rise: 1, fall: 1, http_path: '/', expect_status: 200 },
-          attempts: 2,
-          offline_timeout_ms: 500,
-          servers: [`127.0.0.1:${dead}`, `127.0.0.1:${b1}`],
-        },
-      },
-      runtime: { drift_interval_ms: 0 },
+    const web = (servers: number[]) => ({
+      type: 'static',
+      port,
+      mode: 'http',
+      balance: 'first',
+      check: { interval_ms: 100, rise: 1, fall: 1, http_path: '/', expect_status: 200 },
+      attempts: 2,
+      offline_timeout_ms: 500,
+      servers: servers.map((p) => `127.0.0.1:${p}`),
     });
+    agent = new AgentFixture({ services: { web: web([dead, b1]) }, runtime: { drift_interval_ms: 0 } });
     await agent.start();
     const cfg = readFileSync(agent.configPath, 'utf8');
     expect(cfg).toMatch(/^ {4}balance first$/m);
@@ -60,16 +56,7 @@ describe('typed service options with a real HAProxy', () => {
 
     // A server added over the runtime API (no reload) is checked too: it stays out until its check passes, and `first` keeps using b1.
     const from = agent.mark();
-    agent.writeService('web', {
-      type: 'static',
-      port,
-      mode: 'http',
-      balance: 'first',
-      check: { interval_ms: 100, rise: 1, fall: 1, http_path: '/', expect_status: 200 },
-      attempts: 2,
-      offline_timeout_ms: 500,
-      servers: [`127.0.0.1:${dead}`, `127.0.0.1:${b1}`, `127.0.0.1:${b2}`, `127.0.0.1:${b3}`],
-    });
+    agent.writeService('web', web([dead, b1, b2, b3]));
     await waitUntil('the new servers in HAProxy', async () => (await rc.showServersState('web')).length === 4, 3000);
     expect(agent.events('reload', from)).toHaveLength(0);
     expect(await tally(port, 6)).toEqual(new Map([[backends.id(b1), 6]]));
