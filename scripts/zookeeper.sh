@@ -40,7 +40,13 @@ CFG
     exit 1
     ;;
   stop)
-    if [ -f "$dir/pid" ]; then kill "$(cat "$dir/pid")" 2>/dev/null || true; rm -f "$dir/pid"; fi
+    if [ -f "$dir/pid" ]; then
+      pid=$(cat "$dir/pid")
+      kill "$pid" 2>/dev/null || true
+      # Wait for the port to be free, so that a start right after works.
+      for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      rm -f "$dir/pid"
+    fi
     echo "zookeeper: stopped" >&2
     ;;
   *)

@@ -96,7 +96,10 @@ export class ChildrenCache {
       const e = err as Error & { getCode?: () => number };
       if (e.getCode?.() === zookeeper.Exception.NO_NODE) {
         // Watch for the path to appear; keep what we had.
-        this.client.exists(this.path, () => void this.list(), () => undefined);
+        // Created between the listing and this call? Then no creation event comes: list again now.
+        this.client.exists(this.path, () => void this.list(), (err, stat) => {
+          if (!err && stat) void this.list();
+        });
         this.handler.onError(`${this.path} does not exist`);
       } else {
         this.handler.onError(`${this.path}: ${e.message}`);
