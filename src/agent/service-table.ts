@@ -1,8 +1,6 @@
 import type { Logger } from '../log';
-import type { DesiredService } from '../model/desired';
-import { listenKey } from '../model/changes';
 import type { Server } from '../model/server';
-import { listenSpecOf, parseServiceDefinition, watcherKey, type ListenSpec, type ServiceDefinition } from '../model/service';
+import { parseServiceDefinition, watcherKey, type ServiceDefinition } from '../model/service';
 import type { ServiceConfigHandler } from '../service-config/source';
 import { WATCHER_SCHEMAS, WATCHER_TYPES } from '../watchers';
 import type { Watcher, WatcherDefaults } from '../watchers/watcher';
@@ -27,10 +25,6 @@ export interface ServiceEntry {
   /** When the definition or the server list last changed, and the newest problem seen (epoch ms). */
   lastChange?: number;
   lastError?: { message: string; at: number };
-  /** A listen spec HAProxy refused (`haproxy -c` or startup); not retried until the blob changes. */
-  rejected?: { key: string; message: string };
-  /** Another service holds the port. */
-  conflict?: string;
   /** Marks entries not seen again after the service-config source was replaced. */
   stale?: boolean;
 }
@@ -53,16 +47,16 @@ export interface ServiceStatus {
 }
 
 /**
- * Receives blobs from the service-config source, validates them, runs one watcher
- * per service and keeps the last good state of each. Calls `onChange` whenever what
- * should run may have changed.
+ * The source side: receives blobs from the service-config source, validates them, runs
+ * one watcher per service and keeps the last good state of each. Calls `onChange` with
+ * the service's name whenever what it should run may have changed. Queries change nothing.
  */
 export class ServiceTable implements ServiceConfigHandler {
   private readonly entries = new Map<string, ServiceEntry>();
 
   constructor(
     private readonly log: Logger,
-    private readonly onChange: () => void,
+    private readonly onChange: (name: string) => void,
     /** Read when a watcher starts; a changed value applies to watchers started after it. */
     public defaults: WatcherDefaults = {},
     /** A source may be down this long before its service counts as in error. */
@@ -79,7 +73,7 @@ export class ServiceTable implements ServiceConfigHandler {
     const key = watcherKey(parsed.service.watcher, baseDir);
     if (key !== entry.watcherKey) this.startWatcher(entry, parsed.service, key);
     this.log.info({ event: 'service_defined', service: name, origin, port: parsed.service.port, type: parsed.service.watcher.type }, 'service definition loaded');
-    this.onChange();
+    this.onChange(name);
   }
 
   invalid(name: string, origin: string, problems: string[]): void {
@@ -90,7 +84,7 @@ export class ServiceTable implements ServiceConfigHandler {
       { event: 'service_invalid', service: name, origin, errors: problems, keeping: entry.def ? 'last valid definition' : 'nothing (service not started)' },
       `service ${name}: invalid definition`,
     );
-    this.onChange();
+    this.onChange(name);
   }
 
   remove(name: string): void {
@@ -99,7 +93,7 @@ export class ServiceTable implements ServiceConfigHandler {
     this.entries.delete(name);
     void entry.watcher?.stop();
     this.log.info({ event: 'service_removed', service: name, origin: entry.origin }, 'service removed');
-    this.onChange();
+    this.onChange(name);
   }
 
   /** Marks every entry stale; `dropStale` then removes those no source re-announced. */
@@ -125,30 +119,23 @@ export class ServiceTable implements ServiceConfigHandler {
     return [...this.entries.values()].every((e) => !e.def || e.serversReported || e.sourceError !== undefined);
   }
 
-  /**
-   * What each service should run, before port assignment. A listen spec that HAProxy
-   * refused falls back to the one running now (`running`), or leaves the service out.
-   */
-  candidates(running: ReadonlyMap<string, ListenSpec>): DesiredService[] {
-    const out: DesiredService[] = [];
-    for (const e of this.entries.values()) {
-      if (!e.def) continue;
-      let listen: ListenSpec | undefined = listenSpecOf(e.def);
-      if (e.rejected && e.rejected.key === listenKey(listen)) listen = running.get(e.name);
-      else e.rejected = undefined;
-      if (listen) out.push({ name: e.name, listen, servers: e.servers });
-    }
-    return out;
+  names(): IterableIterator<string> {
+    return this.entries.keys();
   }
 
-  statuses(now = Date.now()): ServiceStatus[] {
+  /** Names of the services with a valid definition. */
+  defined(): string[] {
+    return [...this.entries.values()].filter((e) => e.def).map((e) => e.name);
+  }
+
+  /** Each service's status; `problemsOf` adds what the desired state knows (port conflict, refused by HAProxy). */
+  statuses(now = Date.now(), problemsOf: (name: string) => string[] = () => []): ServiceStatus[] {
     return [...this.entries.values()]
       .sort((a, b) => (a.name < b.name ? -1 : 1))
       .map((e) => {
         const problems = [...e.errors];
         const warnings: string[] = [];
-        if (e.rejected) problems.push(`HAProxy rejected the definition: ${e.rejected.message}`);
-        if (e.conflict) problems.push(e.conflict);
+        problems.push(...problemsOf(e.name));
         if (e.sourceError !== undefined) {
           const since = e.sourceErrorSince ?? now;
           const late = now - since >= this.sourceGraceMs;
@@ -212,20 +199,20 @@ export class ServiceTable implements ServiceConfigHandler {
           this.sourceFailed(entry, `source reported no servers; keeping the previous ${entry.servers.length} (set allow_empty to accept an empty list)`);
           entry.serversReported = true;
           this.log.warn({ event: 'source_empty', service: entry.name, kept: entry.servers.length }, entry.sourceError);
-          return this.onChange();
+          return this.onChange(entry.name);
         }
         this.sourceRecovered(entry);
         if (JSON.stringify(entry.servers) !== JSON.stringify(servers)) entry.lastChange = Date.now();
         entry.servers = servers;
         entry.serversReported = true;
         this.log.debug({ event: 'servers', service: entry.name, count: servers.length }, 'servers updated');
-        this.onChange();
+        this.onChange(entry.name);
       },
       onError: (message) => {
         if (entry.watcher !== watcher) return;
         this.sourceFailed(entry, message);
         this.log.warn({ event: 'source_error', service: entry.name, error: message, kept: entry.servers.length }, 'watcher error; keeping the last servers');
-        this.onChange();
+        this.onChange(entry.name);
       },
     });
     entry.watcher = watcher;

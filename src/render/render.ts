@@ -35,14 +35,26 @@ export interface RenderContext {
   }>;
 }
 
-export function renderContext(settings: RenderSettings, services: readonly DesiredService[]): RenderContext {
+export type ServiceContext = RenderContext['services'][number];
+
+/** Ports shared by several `mode: http` services (or routed by `match`): each gets a frontend. */
+export function sharedPortsOf(services: readonly DesiredService[]): Map<number, DesiredService[]> {
   const byPort = new Map<number, DesiredService[]>();
-  for (const s of services) byPort.set(s.listen.port, [...(byPort.get(s.listen.port) ?? []), s]);
-  const sharedPorts = new Set([...byPort].filter(([, group]) => group.length > 1 || group.some((s) => s.listen.match)).map(([port]) => port));
-  const frontends = [...sharedPorts]
+  for (const s of services) {
+    const group = byPort.get(s.listen.port);
+    if (group) group.push(s);
+    else byPort.set(s.listen.port, [s]);
+  }
+  for (const [port, group] of byPort) if (group.length === 1 && !group[0].listen.match) byPort.delete(port);
+  return byPort;
+}
+
+/** Everything but the services: global, defaults and the shared frontends. */
+export function headContext(settings: RenderSettings, shared: ReadonlyMap<number, DesiredService[]>): RenderContext {
+  const frontends = [...shared.keys()]
     .sort((a, b) => a - b)
     .map((port) => ({
-      ...sharedFrontend(port, [...byPort.get(port)!].sort((a, b) => (a.name < b.name ? -1 : 1)).map((s) => ({ name: s.name, match: s.listen.match }))),
+      ...sharedFrontend(port, [...shared.get(port)!].sort((a, b) => (a.name < b.name ? -1 : 1)).map((s) => ({ name: s.name, match: s.listen.match }))),
       bind: `${settings.bindAddress}:${port}`,
     }));
   return {
@@ -53,22 +65,35 @@ export function renderContext(settings: RenderSettings, services: readonly Desir
     run_as: settings.runAs,
     global: settings.global,
     defaults: settings.defaults,
-    services: [...services]
-      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-      .map((s) => ({
-        name: s.name,
-        port: s.listen.port,
-        bind: `${settings.bindAddress}:${s.listen.port}`,
-        shared: sharedPorts.has(s.listen.port),
-        listen_options: s.listen.listenOptions,
-        servers: s.servers.map((srv) => ({
-          name: serverName(srv),
-          address: serverAddress(srv),
-          weight: srv.weight ?? null,
-          backup: srv.backup === true,
-          options: s.listen.serverOptions.join(' '),
-        })),
-      })),
+    services: [],
+  };
+}
+
+export function serviceContext(settings: RenderSettings, s: DesiredService, shared: boolean): ServiceContext {
+  const options = s.listen.serverOptions.join(' ');
+  return {
+    name: s.name,
+    port: s.listen.port,
+    bind: `${settings.bindAddress}:${s.listen.port}`,
+    shared,
+    listen_options: s.listen.listenOptions,
+    servers: s.servers.map((srv) => ({
+      name: serverName(srv),
+      address: serverAddress(srv),
+      weight: srv.weight ?? null,
+      backup: srv.backup === true,
+      options,
+    })),
+  };
+}
+
+export const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+export function renderContext(settings: RenderSettings, services: readonly DesiredService[]): RenderContext {
+  const shared = sharedPortsOf(services);
+  return {
+    ...headContext(settings, shared),
+    services: [...services].sort(byName).map((s) => serviceContext(settings, s, shared.has(s.listen.port))),
   };
 }
 

@@ -4,6 +4,8 @@ import Handlebars from 'handlebars';
 
 export interface CompiledTemplates {
   main: Handlebars.TemplateDelegate;
+  /** One service's section alone (the `service` partial), for rendering services one at a time. */
+  section: Handlebars.TemplateDelegate;
   /** Every file that was read, shipped or overridden, for logs and `check`. */
   sources: string[];
 }
@@ -34,5 +36,6 @@ export function loadTemplates(overrideDir?: string): CompiledTemplates {
   }
   // noEscape: this is HAProxy config, not HTML; safety comes from validating every value at the door.
   const main = hb.compile(pick(MAIN), { noEscape: true, strict: true });
-  return { main, sources };
+  const section = hb.compile('{{> service}}', { noEscape: true, strict: true });
+  return { main, section, sources };
 }

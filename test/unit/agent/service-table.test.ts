@@ -152,7 +152,7 @@ describe('ServiceTable invalid definitions', () => {
     expect(Date.parse(s.lastError!.at)).toBeGreaterThanOrEqual(before);
     // An invalid definition has nothing to wait for.
     expect(table.settled()).toBe(true);
-    expect(table.candidates(new Map())).toEqual([]);
+    expect(table.defined()).toEqual([]);
   });
 
   test('invalid() directly', () => {
@@ -171,7 +171,7 @@ describe('ServiceTable invalid definitions', () => {
     const bad = table.statuses()[0];
     expect(bad).toMatchObject({ ok: false, port: 8080, servers: 1, origin: 'o2' });
     expect(bad.problems[0]).toMatch(/^o2: port: /);
-    expect(table.candidates(new Map()).map((d) => d.listen.port)).toEqual([8080]);
+    expect(table.get('web')?.def?.port).toBe(8080);
 
     table.upsert('web', { type: 'static', port: 8080, servers: ['10.0.0.1:80'] }, 'o3', '/tmp');
     const fixed = table.statuses()[0];

@@ -59,7 +59,7 @@ describe('bad service corpus (test/corpus/services)', () => {
         if (!ok) unreported.push(`${e.file}: ${JSON.stringify(line?.errors ?? status?.problems)}`);
       }
       expect(unreported).toEqual([]);
-      expect(table.candidates(new Map())).toEqual([]);
+      expect(table.defined()).toEqual([]);
       expect(statuses.size).toBe(corpus.length);
     } finally {
       await source.stop();
@@ -78,7 +78,7 @@ describe('bad service corpus (test/corpus/services)', () => {
       expect(logs.filter((l) => l.event === 'service_invalid')).toEqual([
         expect.objectContaining({ service: 'huge', origin: join(dir, 'huge.json'), errors: ['larger than 1048576 bytes'] }),
       ]);
-      expect(table.candidates(new Map())).toEqual([]);
+      expect(table.defined()).toEqual([]);
     } finally {
       await source.stop();
       rmSync(dir, { recursive: true, force: true });
@@ -97,7 +97,7 @@ describe('bad service corpus (test/corpus/services)', () => {
     expect(logs).toEqual([expect.objectContaining({ event: 'service_invalid', service: name, errors: [expect.stringMatching(/^invalid service name /)] })]);
     // The message quotes the name with JSON escapes: no raw newline reaches a log or status line.
     expect(logs[0].errors![0]).toContain(JSON.stringify(name));
-    expect(table.candidates(new Map())).toEqual([]);
+    expect(table.defined()).toEqual([]);
   });
 });
 
