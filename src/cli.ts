@@ -64,16 +64,16 @@ async function run(file: string): Promise<void> {
   });
   log.info({ event: 'starting', config: config.file, version, service_config: config.service_config }, 'proxymgr starting');
   // Both follow the agent's events: set them up before the first start so that it counts.
-  const metrics = createMetrics(agent);
+  const metrics = createMetrics(agent, agent.client);
   if (config.statsd) startStatsd(agent, config.statsd, log);
   await agent.start();
   if (config.api) {
     const token = config.api.token ?? (config.api.token_env ? process.env[config.api.token_env] : undefined);
     if (!token) log.warn({ event: 'api_no_token' }, 'api: no token configured; mutating calls are refused');
     // The charts cover the last 10 minutes.
-    const sampler = new StatsSampler(agent, config.api.stats_interval_ms, Math.ceil(600_000 / config.api.stats_interval_ms));
+    const sampler = new StatsSampler(agent, agent.client, config.api.stats_interval_ms, Math.ceil(600_000 / config.api.stats_interval_ms));
     sampler.start();
-    const api = new ApiServer(agent, log, token, metrics, new Dashboard(agent, feed, sampler));
+    const api = new ApiServer(agent, agent.client, log, token, metrics, new Dashboard(agent, feed, sampler));
     await api.listen(config.api.listen);
   }
   if (config.snapshot) {

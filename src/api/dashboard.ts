@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import type { Agent } from '../agent/agent';
+import type { AgentView } from '../agent/view';
 import type { EventFeed, FeedEntry } from './feed';
 import type { StatsSampler } from './live-stats';
 import { servicesView, withLive } from './services-view';
@@ -50,7 +50,7 @@ export class Dashboard {
   private readonly onEntry = (e: FeedEntry) => this.broadcast('log', e);
 
   constructor(
-    private readonly agent: Agent,
+    private readonly agent: AgentView,
     private readonly feed: EventFeed,
     private readonly sampler: StatsSampler,
   ) {

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
-import type { Agent } from '../agent/agent';
+import type { AgentView } from '../agent/view';
 import { parseStat } from '../haproxy/state-parse';
+import type { RuntimeClient } from '../haproxy/runtime-client';
 
 export interface LiveServer {
   status: string;
@@ -13,11 +14,11 @@ export interface LiveServer {
 }
 
 /** `backend/server` -> HAProxy's status and counters; empty when HAProxy cannot be asked. */
-export async function haproxyStats(agent: Agent): Promise<Map<string, LiveServer>> {
+export async function haproxyStats(client: RuntimeClient | undefined): Promise<Map<string, LiveServer>> {
   const out = new Map<string, LiveServer>();
-  if (!agent.client) return out;
+  if (!client) return out;
   try {
-    const [reply] = await agent.client.batch(['show stat -1 4 -1']);
+    const [reply] = await client.batch(['show stat -1 4 -1']);
     if (!reply.ok) return out;
     const n = (v: string | undefined) => Number(v ?? 0) || 0;
     for (const r of parseStat(reply.output)) {
@@ -76,7 +77,8 @@ export class StatsSampler extends EventEmitter<{ sample: [] }> {
   private running = false;
 
   constructor(
-    private readonly agent: Agent,
+    private readonly agent: AgentView,
+    private readonly client: RuntimeClient | undefined,
     readonly intervalMs: number,
     /** How many samples the charts keep (the window is points x interval). */
     private readonly points: number,
@@ -104,7 +106,7 @@ export class StatsSampler extends EventEmitter<{ sample: [] }> {
     if (this.running) return;
     this.running = true;
     try {
-      const now = await haproxyStats(this.agent);
+      const now = await haproxyStats(this.client);
       const at = Date.now();
       this.latest = withRates(this.previous, now, this.previousAt ? (at - this.previousAt) / 1000 : 0);
       const first = this.previousAt === 0;

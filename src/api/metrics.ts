@@ -1,7 +1,8 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { Agent } from '../agent/agent';
+import type { AgentView } from '../agent/view';
 import { ZkSession } from '../zk/session';
 import { haproxyStats, type LiveServer } from './live-stats';
+import type { RuntimeClient } from '../haproxy/runtime-client';
 
 // Runtime updates take milliseconds, reloads take tens to hundreds: one bucket set covers both.
 const SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -11,7 +12,7 @@ const PLAN_SECONDS = [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001
  * Prometheus metrics. Counters and histograms follow the agent's events, so create
  * this before `agent.start()` to count the first start; gauges are read at scrape time.
  */
-export function createMetrics(agent: Agent): Registry {
+export function createMetrics(agent: AgentView, client: RuntimeClient | undefined): Registry {
   const registry = new Registry();
   const registers = [registry];
 
@@ -50,10 +51,10 @@ export function createMetrics(agent: Agent): Registry {
     registers,
     collect() {
       this.reset();
-      this.inc(agent.supervisor?.stats.crashes ?? 0);
+      this.inc(agent.haproxy().restarts);
     },
   });
-  gauge('proxymgr_haproxy_up', '1 while the supervised HAProxy runs', [], (g) => g.set(agent.supervisor?.running ? 1 : 0));
+  gauge('proxymgr_haproxy_up', '1 while the supervised HAProxy runs', [], (g) => g.set(agent.haproxy().running ? 1 : 0));
   gauge('proxymgr_agent_problems', 'problems of the agent as a whole (reload failing, HAProxy down, service config source down)', [], (g) => g.set(agent.problems().length));
   gauge('proxymgr_services', 'services by state: ok, error (bad definition, rejected, source down beyond grace), or degraded (source down within grace)', ['state'], (g) => {
     const st = agent.statuses();
@@ -83,7 +84,7 @@ export function createMetrics(agent: Agent): Registry {
   let pending: Promise<Map<string, LiveServer>> | undefined;
   const stats = () => {
     if (!pending) {
-      pending = haproxyStats(agent);
+      pending = haproxyStats(client);
       void pending.finally(() => (pending = undefined));
     }
     return pending;

@@ -1,11 +1,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
-import type { Agent, Override } from '../agent/agent';
+import type { AgentView, Override } from '../agent/view';
 import type { Logger } from '../log';
 import { isValidWeight } from '../model/server';
 import { servicesView, withLive } from './services-view';
 import type { Registry } from 'prom-client';
 import { haproxyStats } from './live-stats';
+import type { RuntimeClient } from '../haproxy/runtime-client';
 import { statusOf, UnknownView } from './status';
 import type { Dashboard } from './dashboard';
 
@@ -16,7 +17,9 @@ export class ApiServer {
   private server?: Server;
 
   constructor(
-    private readonly agent: Agent,
+    private readonly agent: AgentView,
+    /** HAProxy's own view of each server comes from its runtime API. */
+    private readonly client: RuntimeClient | undefined,
     private readonly log: Logger,
     private readonly token: string | undefined,
     private readonly metrics: Registry,
@@ -105,7 +108,7 @@ export class ApiServer {
 
   /** The services view plus HAProxy's own view of each server: status and live counters from `show stat`. */
   private async services() {
-    return withLive(servicesView(this.agent), await haproxyStats(this.agent));
+    return withLive(servicesView(this.agent), await haproxyStats(this.client));
   }
 
   /** Constant-time comparison, so the token cannot be guessed byte by byte from timings. */

@@ -1,10 +1,10 @@
-import type { Agent } from '../agent/agent';
+import type { AgentView } from '../agent/view';
 import { serverName } from '../model/server';
 
 export type ServiceView = ReturnType<typeof servicesView>[number];
 
 /** Each service with its problems and its servers as they should run (state, weight, operator override). */
-export function servicesView(agent: Agent) {
+export function servicesView(agent: AgentView) {
   const desired = new Map(agent.desiredServices().map((s) => [s.name, s]));
   return agent.statuses().map((s) => ({
     ...s,

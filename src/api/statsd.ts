@@ -1,5 +1,5 @@
 import StatsD from 'hot-shots';
-import type { Agent } from '../agent/agent';
+import type { AgentView } from '../agent/view';
 import type { Logger } from '../log';
 
 export interface StatsdSettings {
@@ -15,7 +15,7 @@ export interface StatsdSettings {
  * Names: reloads.REASON, reload_failures.REASON, runtime.commands, runtime.updates,
  * timings reload, runtime_update, propagation.PATH; gauges services.ok|error, servers.SERVICE.
  */
-export function startStatsd(agent: Agent, settings: StatsdSettings, log: Logger): () => Promise<void> {
+export function startStatsd(agent: AgentView, settings: StatsdSettings, log: Logger): () => Promise<void> {
   const client = new StatsD({
     host: settings.host,
     port: settings.port,

@@ -103,5 +103,5 @@ export function normalizeServers(servers: readonly Server[]): Server[] {
 
 export function sameServers(a: readonly Server[], b: readonly Server[]): boolean {
   if (a.length !== b.length) return false;
-  return a.every((s, i) => s.address === b[i].address && s.port === b[i].port && s.weight === b[i].weight && s.name === b[i].name && !s.backup === !b[i].backup);
+  return a.every((s, i) => s.address === b[i].address && s.port === b[i].port && s.weight === b[i].weight && s.name === b[i].name && !s.backup === !b[i].backup && s.admin === b[i].admin);
 }

@@ -102,6 +102,9 @@ describe('sameServers', () => {
     ['weight vs none', [a], [{ ...a, weight: 1 }], false],
     ['different port', [a], [{ ...a, port: 81 }], false],
     ['different address', [a], [{ ...a, address: '10.0.0.9' }], false],
+    ['put in maint by an operator', [a], [{ ...a, admin: 'maint' }], false],
+    ['drain vs maint', [{ ...a, admin: 'drain' }], [{ ...a, admin: 'maint' }], false],
+    ['backup vs not', [a], [{ ...a, backup: true }], false],
   ])('%s', (_label, x, y, expected) => {
     expect(sameServers(x, y)).toBe(expected);
   });
