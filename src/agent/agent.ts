@@ -161,7 +161,7 @@ export class Agent implements AgentView {
       this.services.dropStale();
     }
     this.log.info({ event: 'config_reloaded', file: config.file }, 'configuration re-read');
-    this.desired.markAll(this.services.names());
+    this.reclassifyAll();
     this.schedule();
   }
 
@@ -237,6 +237,13 @@ export class Agent implements AgentView {
     return changed.length > 0;
   }
 
+  /** Every service sorted anew: after a reload (what runs changed) and a re-read proxymgr.yml. */
+  private reclassifyAll(): void {
+    this.desired.markAll(this.services.names());
+    this.absorb();
+    this.apply.classify(new Set([...this.services.names(), ...this.apply.running.keys()]));
+  }
+
   private tick(): void {
     if (this.absorb()) this.events.emit('changed');
     if (!this.started || !this.opts.manageHAProxy || this.apply.text === undefined) return;
@@ -296,8 +303,9 @@ export class Agent implements AgentView {
     this.stats.reloads++;
     this.events.emit('reload', { reason: result.decision.kind, ok: true, seconds: result.ms / 1000 });
     if (since !== undefined) this.events.emit('propagated', { path: 'reload', seconds: (performance.now() - since) / 1000 });
-    // Ports may now be held by other services, and changes may have come in meanwhile.
-    this.desired.markAll(this.services.names());
+    // Ports may now be held by other services, and changes that came in meanwhile were
+    // sorted against what ran before: every service is sorted again against what runs now.
+    this.reclassifyAll();
     this.tick();
     this.events.emit('changed');
     // The state file may have restored a state we no longer want (a server back from maint): check now.
