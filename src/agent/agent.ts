@@ -14,7 +14,6 @@ import { Quiescence } from '../util/quiescence';
 import { ApplyState } from './apply-state';
 import { DesiredState, type Override } from './desired-state';
 import { Reloader } from './reloader';
-import { RuntimeUpdater } from './runtime-updater';
 import { RuntimePath } from './runtime-path';
 import { ServiceTable, type ServiceStatus } from './service-table';
 import type { AgentEvents, AgentStats, AgentView } from './view';
@@ -45,7 +44,6 @@ export class Agent implements AgentView {
   readonly supervisor?: Supervisor;
   readonly client?: RuntimeClient;
   private readonly apply: ApplyState;
-  private readonly runtime?: RuntimeUpdater;
   private readonly runtimePath?: RuntimePath;
   private readonly reloader?: Reloader;
   private readonly resolver: HostResolver;
@@ -85,29 +83,20 @@ export class Agent implements AgentView {
     if (opts.manageHAProxy) {
       const h = config.haproxy;
       this.client = new RuntimeClient(h.socket_path, config.runtime.timeout_ms);
-      this.runtime = new RuntimeUpdater(this.client, log, () => this.config.runtime.drain_ms);
-      this.supervisor = new Supervisor({
-        binary: h.path,
-        configPath: h.config_path,
-        socketPath: h.socket_path,
-        readyTimeoutMs: h.ready_timeout_ms,
-        stopTimeoutMs: h.stop_timeout_ms,
-        log: log.child({ component: 'haproxy' }),
-      });
+      const [socketPath, readyTimeoutMs, stopTimeoutMs] = [h.socket_path, h.ready_timeout_ms, h.stop_timeout_ms];
+      this.supervisor = new Supervisor({ binary: h.path, configPath: h.config_path, socketPath, readyTimeoutMs, stopTimeoutMs, log: log.child({ component: 'haproxy' }) });
       this.runtimePath = new RuntimePath({
         apply: this.apply,
-        updater: this.runtime,
+        client: this.client,
         log,
         events: this.events,
         stats: this.stats,
+        config: () => this.config,
         enqueue: (fn) => this.enqueue(fn),
         absorb: () => this.absorb(),
         all: () => this.desired.all(),
         render: (services) => this.renderer.render(services),
         haproxyRunning: () => this.supervisor?.running ?? false,
-        configPath: () => this.config.haproxy.config_path,
-        runtimeEnabled: () => this.config.runtime.enabled,
-        driftIntervalMs: () => this.config.runtime.drift_interval_ms,
         needReload: () => this.triggerReload(),
       });
       this.reloader = new Reloader(() => ({ binary: this.config.haproxy.path, configPath: this.config.haproxy.config_path, stateFile: this.config.haproxy.state_file }), this.supervisor, this.client, log);
@@ -267,29 +256,21 @@ export class Agent implements AgentView {
     if (this.stopped || !this.reloader || !this.supervisor) return { reloaded: false };
     const since = this.reloadPendingSince;
     this.reloadPendingSince = undefined;
-    let result;
-    try {
-      result = await this.reloader.reload({
-        templates: this.renderer.templates,
-        settings: this.renderer.settings,
-        render: (services) => this.renderer.render(services),
-        running: this.apply.running,
-        runningText: this.apply.text,
-        next: () => {
-          this.absorb();
-          return { services: this.desired.all(), decision: this.apply.decision(this.supervisor!.running, this.renderer.key) };
-        },
-        reject: (name, listen, message) => {
-          this.desired.reject(name, listen, message);
-          return this.services.get(name)?.origin;
-        },
-      });
-    } catch (err) {
-      // Disk full, permissions, ...: HAProxy keeps running what it has; report and carry on.
-      const error = `apply failed: ${(err as Error).message}`;
-      this.log.error({ event: 'apply_failed', error, problems: [] }, error);
-      result = { done: true as const, ok: false as const, error, problems: [], ms: 0 };
-    }
+    const result = await this.reloader.reload({
+      templates: this.renderer.templates,
+      settings: this.renderer.settings,
+      render: (services) => this.renderer.render(services),
+      running: this.apply.running,
+      runningText: this.apply.text,
+      next: () => {
+        this.absorb();
+        return { services: this.desired.all(), decision: this.apply.decision(this.supervisor!.running, this.renderer.key) };
+      },
+      reject: (name, listen, message) => {
+        this.desired.reject(name, listen, message);
+        return this.services.get(name)?.origin;
+      },
+    });
     if (!result.done) return { reloaded: false };
     if (!result.ok) {
       this.stats.failedApplies++;
@@ -298,7 +279,7 @@ export class Agent implements AgentView {
       return { reloaded: false, error: result.error };
     }
     this.apply.reloaded(result.services, result.text, this.renderer.key);
-    this.runtime?.reset();
+    this.runtimePath?.reset();
     this.lastError = undefined;
     this.stats.reloads++;
     this.events.emit('reload', { reason: result.decision.kind, ok: true, seconds: result.ms / 1000 });

@@ -57,6 +57,15 @@ export class Reloader {
 
   async reload(job: ReloadJob): Promise<ReloadResult> {
     const t0 = performance.now();
+    try {
+      return await this.attempts(job, t0);
+    } catch (err) {
+      // Disk full, permissions, ...: HAProxy keeps running what it has; report and carry on.
+      return this.failed(`apply failed: ${(err as Error).message}`, [], t0);
+    }
+  }
+
+  private async attempts(job: ReloadJob, t0: number): Promise<ReloadResult> {
     const p = this.paths();
     let decision: Extract<ReloadDecision, { reload: true }> | undefined;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {

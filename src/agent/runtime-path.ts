@@ -1,9 +1,11 @@
 import type { EventEmitter } from 'node:events';
+import type { Config } from '../config/load';
+import type { RuntimeClient } from '../haproxy/runtime-client';
 import type { Logger } from '../log';
 import type { DesiredService } from '../model/desired';
 import { writeFileAtomic } from '../util/atomic-write';
 import type { ApplyState } from './apply-state';
-import type { RuntimeUpdater, RuntimeTrigger } from './runtime-updater';
+import { RuntimeUpdater, type RuntimeTrigger } from './runtime-updater';
 import type { AgentEvents, AgentStats } from './view';
 
 // Keeping haproxy.cfg equal to what runs costs a write of the whole file: at most one per
@@ -13,7 +15,7 @@ const PERSIST_SHARE = 20;
 
 export interface RuntimePathDeps {
   apply: ApplyState;
-  updater: RuntimeUpdater;
+  client: RuntimeClient;
   log: Logger;
   events: EventEmitter<AgentEvents>;
   stats: AgentStats;
@@ -24,9 +26,7 @@ export interface RuntimePathDeps {
   all(): readonly DesiredService[];
   render(services: readonly DesiredService[]): string;
   haproxyRunning(): boolean;
-  configPath(): string;
-  runtimeEnabled(): boolean;
-  driftIntervalMs(): number;
+  config(): Config;
   /** The runtime API refused something: a reload must follow. */
   needReload(): void;
 }
@@ -44,8 +44,16 @@ export class RuntimePath {
   private driftTimer?: NodeJS.Timeout;
   /** The first change not yet sent over the runtime API (performance.now()). */
   private pendingSince?: number;
+  private readonly updater: RuntimeUpdater;
 
-  constructor(private readonly d: RuntimePathDeps) {}
+  constructor(private readonly d: RuntimePathDeps) {
+    this.updater = new RuntimeUpdater(d.client, d.log, () => d.config().runtime.drain_ms);
+  }
+
+  /** Forget drain bookkeeping (after a reload every server comes from the new config). */
+  reset(): void {
+    this.updater.reset();
+  }
 
   stop(): void {
     this.stopped = true;
@@ -59,7 +67,7 @@ export class RuntimePath {
   }
 
   queue(trigger: RuntimeTrigger): void {
-    if (this.queued || this.stopped || !this.d.runtimeEnabled()) return;
+    if (this.queued || this.stopped || !this.d.config().runtime.enabled) return;
     this.queued = true;
     // setImmediate: every watcher report of this tick goes out in one batch.
     setImmediate(() => {
@@ -69,7 +77,7 @@ export class RuntimePath {
   }
 
   armDrift(): void {
-    const every = this.d.driftIntervalMs();
+    const every = this.d.config().runtime.drift_interval_ms;
     if (!every || this.stopped) return;
     this.driftTimer = setTimeout(() => void this.d.enqueue(() => this.update('drift')).finally(() => this.armDrift()), every);
     this.driftTimer.unref();
@@ -87,7 +95,7 @@ export class RuntimePath {
     const t0 = performance.now();
     let outcome;
     try {
-      outcome = await this.d.updater.update(batch, trigger);
+      outcome = await this.updater.update(batch, trigger);
     } catch (err) {
       // The admin socket is unreachable (HAProxy restarting?): try the same services again.
       this.d.log.warn({ event: 'runtime_unavailable', error: (err as Error).message }, 'runtime API unavailable; will retry');
@@ -142,7 +150,7 @@ export class RuntimePath {
     const text = this.d.render([...apply.running.values()]);
     if (text === apply.text) return;
     // No fsync: after a machine crash the agent renders the file anew from its sources.
-    await writeFileAtomic(this.d.configPath(), text, 0o644, false);
+    await writeFileAtomic(this.d.config().haproxy.config_path, text, 0o644, false);
     apply.text = text;
     this.persistEveryMs = Math.max(PERSIST_MS, PERSIST_SHARE * (performance.now() - t0));
   }

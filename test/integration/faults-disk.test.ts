@@ -146,6 +146,8 @@ describe('config directory unwritable at write time', () => {
         const inHAProxy = async () => (await client.showServersState('web')).filter((s) => !s.maint).map((s) => s.port);
 
         await agent.start();
+        // The API listens once HAProxy has started: the `start` line can come first.
+        await agent.waitLog((l) => l.event === 'api_listening');
         const pid = await agent.haproxyPid();
         expect(await sample(webPort, 4)).toEqual(new Set([backends.id(b1), backends.id(b2)]));
         expect((await status()).good).toBe(true);

@@ -34,6 +34,8 @@ describe('ZooKeeper outages', () => {
     await zc.put('/inst/web/b', { address: '127.0.0.1', port: b2 });
     agent = new AgentFixture({ serviceConfig: { type: 'zookeeper', servers: zk.connectString, path: '/svc' }, extraYaml });
     await agent.start();
+    // The API listens once HAProxy has started: the `start` line can come first.
+    if (extraYaml?.includes('api:')) await agent.waitLog((l) => l.event === 'api_listening');
     expect(await sample(port, 4)).toEqual(new Set([backends.id(b1), backends.id(b2)]));
     return { port, b1, b2, b3 };
   }
