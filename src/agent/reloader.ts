@@ -74,6 +74,8 @@ export class Reloader {
       decision = next.decision;
       const services = next.services;
       const text = job.render(services);
+      // `haproxy -c` reads the state file too: give a first start an empty one (version line only).
+      if (!existsSync(p.stateFile)) await writeFileAtomic(p.stateFile, '1\n', 0o600);
       const candidate = siblingTempPath(p.configPath, 'candidate');
       await writeAndSync(candidate, text);
       const check = await checkConfig(p.binary, candidate, text);
@@ -128,11 +130,7 @@ export class Reloader {
    */
   private async saveServerState(stateFile: string): Promise<void> {
     if (!this.client) return;
-    if (!this.supervisor.running) {
-      // A first start: an empty state file (version line only) saves HAProxy a warning.
-      if (!existsSync(stateFile)) await writeFileAtomic(stateFile, '1\n', 0o600);
-      return;
-    }
+    if (!this.supervisor.running) return;
     try {
       const [reply] = await this.client.batch(['show servers state']);
       if (reply.ok) await writeFileAtomic(stateFile, reply.output.endsWith('\n') ? reply.output : `${reply.output}\n`, 0o600);
