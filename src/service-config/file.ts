@@ -1,12 +1,15 @@
-import { readFile, stat } from 'node:fs/promises';
-import { basename, dirname, extname, join } from 'node:path';
-import { watch, type FSWatcher } from 'chokidar';
+import { readdir, stat } from 'node:fs/promises';
+import { extname, join, resolve } from 'node:path';
 import yaml from 'js-yaml';
 import type { ServiceConfigHandler, ServiceConfigSource } from './source';
-import { onDirEvents } from '../util/dir-events';
+import { dirWatches, jittered, SAFETY_NET_MS, type DirWatchRegistry } from '../util/dir-watch';
+import { readCapped, statSignature, type CappedRead } from '../util/read-capped';
 
 const EXTENSIONS = new Set(['.json', '.yaml', '.yml']);
 const MAX_BYTES = 1024 * 1024;
+const FOLLOW_UP_MS = 100;
+/** Files stat'ed at once by a rescan: enough to keep the disk busy, few enough not to flood the thread pool. */
+const STAT_BATCH = 32;
 
 /** Decodes one service file by its extension. */
 export function decodeServiceFile(path: string, text: string): { ok: true; raw: unknown } | { ok: false; error: string } {
@@ -18,113 +21,246 @@ export function decodeServiceFile(path: string, text: string): { ok: true; raw: 
   }
 }
 
-/** `service_config: {type: file, path: DIR}`: each DIR/NAME.{json,yaml,yml} is the service NAME, watched live. */
+/** The service a directory entry defines, if it is a service file by its name. */
+function serviceOf(file: string): string | undefined {
+  const ext = extname(file);
+  if (!EXTENSIONS.has(ext) || file.startsWith('.') || file.includes('/')) return undefined;
+  return file.slice(0, -ext.length);
+}
+
+export interface FileServiceConfigOptions {
+  /** Period of the full rescan that finds what the directory watch missed. */
+  rescanMs: number;
+  registry: DirWatchRegistry;
+}
+
+/**
+ * `service_config: {type: file, path: DIR}`: each DIR/NAME.{json,yaml,yml} is the service NAME, watched live.
+ * An event reads only the file it names, so the cost of a write does not grow with the directory.
+ */
 export class FileServiceConfig implements ServiceConfigSource {
-  private fsw?: FSWatcher;
+  private readonly dir: string;
+  private readonly opts: FileServiceConfigOptions;
+  private handler?: ServiceConfigHandler;
   /** service name -> files that claim it; more than one is an error until one goes. */
   private readonly files = new Map<string, Set<string>>();
-  private queue: Promise<void> = Promise.resolve();
-  /** Last content delivered per service, so a follow-up read of the same bytes is silent. */
+  /** File -> stat signature when last looked at, so a rescan re-reads only what changed. */
+  private readonly signatures = new Map<string, string>();
+  /** What was last delivered per service, so reading the same bytes again is silent. */
   private readonly delivered = new Map<string, string>();
-  private readonly followUps = new Set<NodeJS.Timeout>();
+  /** Service -> files to look at on its queued turn; a service is queued at most once. */
+  private readonly pending = new Map<string, Set<string>>();
+  private queue: Promise<void> = Promise.resolve();
+  private readonly followUps = new Map<string, NodeJS.Timeout>();
+  private rescanTimer?: NodeJS.Timeout;
+  private unwatch: () => void = () => undefined;
+  private failure?: { message: string; since: number };
   private stopped = false;
-  private unwatchDir: () => void = () => undefined;
 
-  constructor(private readonly dir: string) {}
+  constructor(
+    private readonly path: string,
+    opts: Partial<FileServiceConfigOptions> = {},
+  ) {
+    this.dir = resolve(path);
+    this.opts = { rescanMs: SAFETY_NET_MS, registry: dirWatches, ...opts };
+  }
 
   describe(): string {
-    return `file:${this.dir}`;
+    return `file:${this.path}`;
+  }
+
+  problem(): { message: string; since: number } | undefined {
+    return this.failure;
   }
 
   async start(handler: ServiceConfigHandler): Promise<void> {
     const st = await stat(this.dir).catch(() => undefined);
-    if (!st?.isDirectory()) throw new Error(`service_config.path ${this.dir} is not a directory`);
-    const serviceOf = (path: string): string | undefined => {
-      if (dirname(path) !== this.dir) return undefined;
-      const ext = extname(path);
-      const base = basename(path);
-      if (!EXTENSIONS.has(ext) || base.startsWith('.')) return undefined;
-      return basename(path, ext);
-    };
-    const enqueue = (fn: () => Promise<void>) => (this.queue = this.queue.then(fn, fn));
-    // A write shows up as several events (chokidar's and the raw ones): a read already
-    // queued for the service reads the newest bytes anyway, so further ones are dropped.
-    const queued = new Set<string>();
-    const refresh = (name: string) => {
-      if (queued.has(name)) return;
-      queued.add(name);
-      enqueue(async () => {
-        queued.delete(name);
-        if (this.stopped) return;
-        const claimants = [...(this.files.get(name) ?? [])].sort();
-        if (claimants.length === 0) {
-          this.delivered.delete(name);
-          return handler.remove(name);
-        }
-        if (claimants.length > 1) {
-          this.delivered.delete(name);
-          return handler.invalid(name, this.dir, [`defined twice: ${claimants.join(' and ')}`]);
-        }
-        const path = claimants[0];
-        try {
-          const buf = await readFile(path);
-          if (buf.length > MAX_BYTES) return handler.invalid(name, path, [`larger than ${MAX_BYTES} bytes`]);
-          const text = buf.toString('utf8');
-          if (this.delivered.get(name) === `${path}\0${text}`) return;
-          this.delivered.set(name, `${path}\0${text}`);
-          const decoded = decodeServiceFile(path, text);
-          if (decoded.ok) handler.upsert(name, decoded.raw, path, this.dir);
-          else handler.invalid(name, path, [decoded.error]);
-        } catch (err) {
-          // Gone between the event and the read: the unlink event that follows removes it.
-          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') handler.invalid(name, path, [`cannot read: ${(err as Error).message}`]);
-        }
-      });
-    };
-
-    this.fsw = watch(this.dir, { depth: 0, persistent: true, ignoreInitial: false });
-    this.fsw.on('add', (path) => {
-      const name = serviceOf(path);
-      if (name === undefined) return;
-      if (!this.files.has(name)) this.files.set(name, new Set());
-      this.files.get(name)!.add(path);
-      refresh(name);
-    });
-    this.fsw.on('change', (path) => {
-      const name = serviceOf(path);
-      if (name === undefined) return;
-      refresh(name);
-      // Events for writes in quick succession can coalesce: read again shortly after.
-      const t = setTimeout(() => {
-        this.followUps.delete(t);
-        refresh(name);
-      }, 100);
-      this.followUps.add(t);
-    });
-    this.fsw.on('unlink', (path) => {
-      const name = serviceOf(path);
-      if (name === undefined) return;
-      this.files.get(name)?.delete(path);
-      refresh(name);
-    });
-    await new Promise<void>((resolve, reject) => {
-      this.fsw!.once('ready', resolve);
-      this.fsw!.once('error', reject);
-    });
-    this.unwatchDir = onDirEvents(this.dir, (file) => {
-      const name = serviceOf(join(this.dir, file));
-      // Only files chokidar knows: it decides what exists, this only speeds up re-reads.
-      if (name !== undefined && this.files.get(name)?.has(join(this.dir, file))) refresh(name);
-    });
-    await this.queue;
+    if (!st?.isDirectory()) throw new Error(`service_config.path ${this.path} is not a directory`);
+    this.handler = handler;
+    // Watch before listing, so nothing written in between goes unseen.
+    this.unwatch = this.opts.registry.watchDir(
+      this.dir,
+      (name) => this.onEvent(name),
+      () => void this.rescan().catch(() => undefined),
+    );
+    await this.rescan();
+    this.scheduleRescan();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.unwatchDir();
-    for (const t of this.followUps) clearTimeout(t);
-    await this.fsw?.close();
+    this.unwatch();
+    clearTimeout(this.rescanTimer);
+    for (const t of this.followUps.values()) clearTimeout(t);
+    this.followUps.clear();
     await this.queue;
+  }
+
+  /**
+   * Lists the directory and looks at every service file that is new, gone, or whose
+   * stat changed since it was last read. Resolves once those have been delivered.
+   */
+  async rescan(): Promise<void> {
+    this.enqueue(() => this.scan());
+    await this.queue;
+    // The scan queued its findings behind itself.
+    await this.queue;
+  }
+
+  private onEvent(name: string): void {
+    if (serviceOf(name) === undefined) return;
+    this.touch(name);
+    // Events for writes in quick succession can coalesce, and a read can overlap an
+    // in-place write: look again once the file has been quiet for a moment.
+    const t = this.followUps.get(name);
+    if (t) {
+      t.refresh();
+      return;
+    }
+    this.followUps.set(
+      name,
+      setTimeout(() => {
+        this.followUps.delete(name);
+        this.touch(name);
+      }, FOLLOW_UP_MS),
+    );
+  }
+
+  private scheduleRescan(): void {
+    this.rescanTimer = setTimeout(() => {
+      void this.rescan()
+        .catch(() => undefined)
+        .finally(() => {
+          if (!this.stopped) this.scheduleRescan();
+        });
+    }, jittered(this.opts.rescanMs));
+    this.rescanTimer.unref();
+  }
+
+  private enqueue(fn: () => Promise<void> | void): void {
+    this.queue = this.queue.then(fn, fn);
+  }
+
+  /** Queues a look at `file` for its service; a service already queued takes it along. */
+  private touch(file: string): void {
+    const service = serviceOf(file);
+    if (service === undefined || this.stopped) return;
+    const waiting = this.pending.get(service);
+    if (waiting) {
+      waiting.add(file);
+      return;
+    }
+    this.pending.set(service, new Set([file]));
+    this.enqueue(() => this.settle(service));
+  }
+
+  private async scan(): Promise<void> {
+    if (this.stopped) return;
+    let listed: string[];
+    try {
+      const entries = await readdir(this.dir, { withFileTypes: true });
+      listed = entries.filter((e) => !e.isDirectory() && serviceOf(e.name) !== undefined).map((e) => e.name);
+    } catch (err) {
+      // A directory that cannot be listed keeps every service as it is; files deleted
+      // one by one before it went have been removed by their own events.
+      const message = `service config ${this.describe()}: cannot list the directory (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); keeping every service as it is`;
+      if (this.failure?.message !== message) this.failure = { message, since: Date.now() };
+      return;
+    }
+    this.failure = undefined;
+    const known = new Set([...this.files.values()].flatMap((s) => [...s]));
+    const toStat: string[] = [];
+    for (const file of listed.sort()) {
+      if (known.delete(file)) toStat.push(file);
+      else this.touch(file);
+    }
+    // Known files no longer listed: gone while the watch was not looking.
+    for (const file of known) this.touch(file);
+    for (let i = 0; i < toStat.length && !this.stopped; i += STAT_BATCH) {
+      const batch = toStat.slice(i, i + STAT_BATCH);
+      const sigs = await Promise.all(batch.map((f) => stat(join(this.dir, f)).then(statSignature, () => undefined)));
+      batch.forEach((f, j) => {
+        if (sigs[j] === undefined || sigs[j] !== this.signatures.get(f)) this.touch(f);
+      });
+    }
+  }
+
+  /** Brings one service up to date with the files that claim it. */
+  private async settle(service: string): Promise<void> {
+    const look = this.pending.get(service) ?? new Set<string>();
+    this.pending.delete(service);
+    if (this.stopped) return;
+    let claimants = this.files.get(service);
+    // Each file looked at is read at once: its presence and content come from one open.
+    const reads = new Map<string, Read>();
+    for (const file of look) {
+      const r = await this.read(file);
+      if (r === 'absent') {
+        if (claimants?.delete(file)) this.signatures.delete(file);
+        continue;
+      }
+      if (!claimants) this.files.set(service, (claimants = new Set()));
+      claimants.add(file);
+      reads.set(file, r);
+    }
+    if (!claimants) return;
+    const handler = this.handler!;
+    const names = [...claimants].sort();
+    if (names.length === 0) {
+      this.files.delete(service);
+      this.delivered.delete(service);
+      return handler.remove(service);
+    }
+    if (names.length > 1) {
+      const paths = names.map((f) => join(this.dir, f));
+      const key = `\0twice\0${paths.join('\0')}`;
+      if (this.delivered.get(service) === key) return;
+      this.delivered.set(service, key);
+      return handler.invalid(service, this.dir, [`defined twice: ${paths.join(' and ')}`]);
+    }
+    const file = names[0];
+    const path = join(this.dir, file);
+    // The one claimant left may not have been looked at (the other one went).
+    const r = reads.get(file) ?? (await this.read(file));
+    // Gone since its event: the event for its removal looks again.
+    if (r === 'absent') return;
+    if (r instanceof Error) {
+      // Readable again later with the same bytes must be delivered again.
+      this.delivered.delete(service);
+      return handler.invalid(service, path, [`cannot read: ${r.message}`]);
+    }
+    if (r.text === undefined) {
+      this.delivered.delete(service);
+      return handler.invalid(service, path, [`larger than ${MAX_BYTES} bytes`]);
+    }
+    if (this.delivered.get(service) === `${path}\0${r.text}`) return;
+    this.delivered.set(service, `${path}\0${r.text}`);
+    const decoded = decodeServiceFile(path, r.text);
+    if (decoded.ok) handler.upsert(service, decoded.raw, path, this.dir);
+    else handler.invalid(service, path, [decoded.error]);
+  }
+
+  /**
+   * Reads one file and notes its stat signature, so a rescan passes it over until it
+   * changes. Not a regular file, or not there, is 'absent'; unreadable is the error.
+   */
+  private async read(file: string): Promise<Read> {
+    const path = join(this.dir, file);
+    try {
+      const r = await readCapped(path, MAX_BYTES);
+      if (r === undefined) return 'absent';
+      this.signatures.set(file, r.signature);
+      return r;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return 'absent';
+      // There but unreadable (EACCES): known by its stat, so a rescan retries it only once it changes.
+      const st = await stat(path).catch(() => undefined);
+      if (st) this.signatures.set(file, statSignature(st));
+      else this.signatures.delete(file);
+      return err as Error;
+    }
   }
 }
 
+type Read = CappedRead | Error | 'absent';

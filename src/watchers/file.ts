@@ -1,13 +1,16 @@
-import { readFile } from 'node:fs/promises';
-import { basename, dirname, resolve } from 'node:path';
-import { onDirEvents } from '../util/dir-events';
-import { watch, type FSWatcher } from 'chokidar';
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { z } from 'zod';
 import { normalizeServers, parseServerSpec, type ParseResult, type Server } from '../model/server';
-import type { WatcherType } from './watcher';
+import { dirWatches, jittered, SAFETY_NET_MS, type DirWatchRegistry } from '../util/dir-watch';
+import { readCapped, statSignature } from '../util/read-capped';
+import type { Watcher, WatcherContext, WatcherType } from './watcher';
 
 const MAX_BYTES = 4 * 1024 * 1024;
 const FOLLOW_UP_MS = 100;
+const MISSING = 'missing';
+
+const isMissing = (err: NodeJS.ErrnoException) => err.code === 'ENOENT' || err.code === 'ENOTDIR';
 
 /** Parses a servers file: one `host:port [weight]` per line, `#` comments, blank lines ignored. */
 export function parseServersFile(text: string, label: string): ParseResult<Server[]> {
@@ -29,64 +32,136 @@ export function parseServersFile(text: string, label: string): ParseResult<Serve
 export const fileWatcher: WatcherType = {
   options: { file: z.string().min(1).max(4096).regex(/^[^\x00-\x1f\x7f]*$/, 'must not contain control characters') },
   create(options, ctx) {
-    const path = resolve(ctx.baseDir, options.file as string);
-    let fsw: FSWatcher | undefined;
-    let unwatchDir = () => undefined as void;
-    let reading: Promise<void> = Promise.resolve();
-    let last: string | undefined;
-    let stopped = false;
-    const followUps = new Set<NodeJS.Timeout>();
-    const readNow = () => {
-      // Serialise reads so a slow read never reports after a newer one.
-      reading = reading.then(async () => {
-        if (stopped) return;
-        try {
-          const buf = await readFile(path);
-          if (buf.length > MAX_BYTES) return ctx.onError(`${path}: larger than ${MAX_BYTES} bytes; keeping the previous servers`);
-          const text = buf.toString('utf8');
-          if (text === last) return;
-          last = text;
-          const parsed = parseServersFile(text, path);
-          if (parsed.ok) ctx.onUpdate(parsed.value);
-          else ctx.onError(`${parsed.error}; keeping the previous servers`);
-        } catch (err) {
-          last = undefined;
-          ctx.onError(`${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; keeping the previous servers`);
-        }
-      });
-    };
-    const read = () => {
-      readNow();
-      // File events can coalesce when writes come close together; look again shortly
-      // after each one so the last write is never missed (unchanged content is skipped).
-      const t = setTimeout(() => {
-        followUps.delete(t);
-        readNow();
-      }, FOLLOW_UP_MS);
-      followUps.add(t);
-    };
-    return {
-      start() {
-        fsw = watch(path, { persistent: true, ignoreInitial: true });
-        fsw.on('add', read).on('change', read);
-        fsw.on('unlink', () => {
-          // The same content coming back must report again (and clear the error).
-          last = undefined;
-          ctx.onError(`${path}: removed; keeping the previous servers`);
-        });
-        fsw.on('error', (err) => ctx.onError(`${path}: watch failed: ${(err as Error).message}`));
-        unwatchDir = onDirEvents(dirname(path), (name) => {
-          if (name === basename(path)) readNow();
-        });
-        read();
-      },
-      async stop() {
-        stopped = true;
-        unwatchDir();
-        for (const t of followUps) clearTimeout(t);
-        await fsw?.close();
-        await reading;
-      },
-    };
+    return new ServersFileWatcher(resolve(ctx.baseDir, options.file as string), ctx);
   },
 };
+
+export interface ServersFileWatcherOptions {
+  /** Period of the stat that finds what the directory watch missed. */
+  checkMs: number;
+  registry: DirWatchRegistry;
+}
+
+/**
+ * Watches one servers file through the shared watch on its directory, which need not
+ * exist yet: until it does, the periodic check (and the registry's retries) find it.
+ */
+export class ServersFileWatcher implements Watcher {
+  private readonly opts: ServersFileWatcherOptions;
+  private reading: Promise<void> = Promise.resolve();
+  /** Text last reported; undefined after a failure, so the same text coming back reports again. */
+  private last?: string;
+  private lastError?: string;
+  /** The file when last read: its stat signature, MISSING, or undefined when unknown (an error). */
+  private seen?: string;
+  private followUp?: NodeJS.Timeout;
+  private checkTimer?: NodeJS.Timeout;
+  private unwatch: () => void = () => undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly path: string,
+    private readonly ctx: WatcherContext,
+    opts: Partial<ServersFileWatcherOptions> = {},
+  ) {
+    this.opts = { checkMs: SAFETY_NET_MS, registry: dirWatches, ...opts };
+  }
+
+  start(): void {
+    this.unwatch = this.opts.registry.watchFile(
+      this.path,
+      () => this.onEvent(),
+      () => this.readNow(),
+    );
+    this.onEvent();
+    this.scheduleCheck();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.unwatch();
+    clearTimeout(this.followUp);
+    clearTimeout(this.checkTimer);
+    await this.reading;
+  }
+
+  private onEvent(): void {
+    this.readNow();
+    // File events can coalesce when writes come close together; look again once the
+    // file has been quiet for a moment so the last write is never missed (unchanged
+    // content is skipped).
+    if (this.followUp) this.followUp.refresh();
+    else
+      this.followUp = setTimeout(() => {
+        this.followUp = undefined;
+        this.readNow();
+      }, FOLLOW_UP_MS);
+  }
+
+  private scheduleCheck(): void {
+    this.checkTimer = setTimeout(() => {
+      void this.check().finally(() => {
+        if (!this.stopped) this.scheduleCheck();
+      });
+    }, jittered(this.opts.checkMs));
+    this.checkTimer.unref();
+  }
+
+  /** Re-reads when the file's stat differs from the one read last (or it vanished or appeared). */
+  private async check(): Promise<void> {
+    const now = await stat(this.path).then(statSignature, (err: NodeJS.ErrnoException) => (isMissing(err) ? MISSING : undefined));
+    if (now === undefined || now !== this.seen) this.readNow();
+  }
+
+  /** Reads are serialised so a slow read never reports after a newer one. */
+  private readNow(): void {
+    this.reading = this.reading.then(() => this.read());
+  }
+
+  private async read(): Promise<void> {
+    if (this.stopped) return;
+    const { path, ctx } = this;
+    let text: string;
+    try {
+      const r = await readCapped(path, MAX_BYTES);
+      if (r === undefined) {
+        this.last = undefined;
+        this.seen = undefined;
+        return this.error(`${path}: not a regular file; keeping the previous servers`);
+      }
+      this.seen = r.signature;
+      if (r.text === undefined) {
+        this.last = undefined;
+        return this.error(`${path}: larger than ${MAX_BYTES} bytes; keeping the previous servers`);
+      }
+      text = r.text;
+    } catch (err) {
+      // Whatever comes next, even the text reported before, is news.
+      this.last = undefined;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (!isMissing(err as NodeJS.ErrnoException)) {
+        this.seen = undefined;
+        return this.error(`${path}: ${code ?? (err as Error).message}; keeping the previous servers`);
+      }
+      // Missing is said once: as "removed" when it was there before, else as the error.
+      const was = this.seen;
+      this.seen = MISSING;
+      if (was === MISSING) return;
+      return this.error(was ? `${path}: removed; keeping the previous servers` : `${path}: ${code}; keeping the previous servers`);
+    }
+    if (text === this.last) return;
+    this.last = text;
+    const parsed = parseServersFile(text, path);
+    if (parsed.ok) {
+      this.lastError = undefined;
+      ctx.onUpdate(parsed.value);
+    } else this.error(`${parsed.error}; keeping the previous servers`);
+  }
+
+  /** Reports a problem once, not again on every event or check until something else happens. */
+  private error(message: string): void {
+    if (message === this.lastError) return;
+    this.lastError = message;
+    this.ctx.onError(message);
+  }
+}
