@@ -3,18 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ServiceTable, type ServiceStatus } from '../../../src/agent/service-table';
 import { silentLogger } from '../../../src/log';
+import { sleep, until } from '../../support/until';
 
 const GRACE = 1000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls until `cond` holds; fails with `what` after ~5 s rather than hanging the suite. */
-async function until(cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 const isIso = (s: string | undefined) => s !== undefined && new Date(s).toISOString() === s;
 

@@ -6,6 +6,7 @@ import { decodeServiceFile, FileServiceConfig, type FileServiceConfigOptions } f
 import type { ServiceConfigHandler } from '../../../src/service-config/source';
 import { DirWatchRegistry } from '../../../src/util/dir-watch';
 import * as readCappedModule from '../../../src/util/read-capped';
+import { sleep, until } from '../../support/until';
 
 describe('decodeServiceFile', () => {
   const blob = { type: 'static', port: 80, servers: ['10.0.0.1:80'] };
@@ -80,16 +81,6 @@ const deafRegistry = () =>
     watch: (() => Object.assign(new EventEmitter(), { close: () => undefined })) as unknown as typeof watch,
   });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls until `cond` holds; fails with `what` after ~5 s rather than hanging the suite. */
-async function until(cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 const svc = (port: number) => ({ type: 'static', port, servers: [`10.0.0.1:${port}`] });
 const json = (port: number) => JSON.stringify(svc(port));

@@ -2,17 +2,8 @@ import { watch, mkdirSync, mkdtempSync, renameSync, rmSync, unlinkSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DirWatchRegistry, jittered } from '../../../src/util/dir-watch';
+import { until } from '../../support/until';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls until `cond` holds; fails with `what` after ~5 s rather than hanging the suite. */
-async function until(cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 /** A registry on real fs.watch that keeps every watcher it opened, and retries every 50 ms by default. */
 function recordingRegistry(retryMs = 50) {

@@ -7,6 +7,7 @@ import type { Server } from '../../../src/model/server';
 import { DirWatchRegistry } from '../../../src/util/dir-watch';
 import { fileWatcher, parseServersFile, ServersFileWatcher, type ServersFileWatcherOptions } from '../../../src/watchers/file';
 import type { WatcherContext } from '../../../src/watchers/watcher';
+import { sleep, until } from '../../support/until';
 
 describe('parseServersFile', () => {
   test('comments, blank lines, weights and CRLF; result is normalized (sorted, deduped)', () => {
@@ -64,16 +65,6 @@ describe('parseServersFile', () => {
 
 type Report = { servers: Server[] } | { error: string };
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls until `cond` holds; fails with `what` after ~5 s rather than hanging the suite. */
-async function until(cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 /** A registry whose watches never report anything: only the periodic check can see changes. */
 const deafRegistry = () =>
