@@ -82,6 +82,8 @@ export class RuntimeUpdater {
     const outcome: RuntimeOutcome = { applied, needReload, commands: plan.commands.length, planMs, retryInMs: retry.length ? Math.min(...retry) : undefined };
 
     if (plan.commands.length || needReload.length) this.logPlan(trigger, plan.changes, outcome, performance.now() - t0);
+    // A pass that found HAProxy in line says so at debug: a check after a reload or a drift pass is otherwise silent.
+    else this.log.debug({ event: 'runtime_checked', trigger, services: services.length }, 'HAProxy runs the desired servers');
     return outcome;
   }
 

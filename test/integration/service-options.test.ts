@@ -75,6 +75,9 @@ describe('typed service options with a real HAProxy', () => {
       runtime: { drift_interval_ms: 0 },
     });
     await agent.start();
+    // The agent checks HAProxy's servers right after it starts; a hand-made change before
+    // that check is drift, and the check would put it back.
+    await agent.waitLog((l) => (l.event === 'runtime_checked' || l.event === 'plan') && l.trigger === 'after-reload');
     const rc = new RuntimeClient(agent.socketPath);
     // Hold 4 connections on b1 (b2 briefly out), then let b2 back in.
     await rc.batch([`set server web/127.0.0.1:${b2} state maint`]);
