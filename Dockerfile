@@ -24,13 +24,19 @@ COPY package.json proxymgr.example.yml ./
 COPY templates ./templates
 COPY web ./web
 COPY watchers ./watchers
-# HAProxy's runtime files go to /run/proxymgr; the agent and HAProxy run as the image's unprivileged node user.
-RUN mkdir -p /run/proxymgr /etc/proxymgr \
- && chown node:node /run/proxymgr
+# The agent and HAProxy run as the image's unprivileged node user, so every directory the
+# default paths write to is the node user's: /etc/haproxy (haproxy.config_path and the
+# server-state file beside it, written by rename), /run/proxymgr (the admin socket and
+# overrides.json) and /opt/proxymgr/run (the shipped proxymgr.example.yml's run/).
+# /etc/proxymgr holds proxymgr.yml and is mounted read-only. A proxymgr.yml that moves
+# these paths must point them at a directory the node user can write.
+RUN mkdir -p /etc/haproxy /run/proxymgr /opt/proxymgr/run /etc/proxymgr \
+ && chown node:node /etc/haproxy /run/proxymgr /opt/proxymgr/run
 USER node
 EXPOSE 8787
-# Healthy while /status says good (the API must be enabled in proxymgr.yml, on its default 127.0.0.1:8787).
+# Healthy while /readyz answers 200 (HAProxy runs the desired config; 503 otherwise). The API
+# must be enabled in proxymgr.yml, on its default 127.0.0.1:8787.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:8787/status').then(r=>r.text()).then(t=>process.exit(/^good true$/m.test(t)?0:1),()=>process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:8787/readyz').then(r=>process.exit(r.status===200?0:1),()=>process.exit(1))"]
 ENTRYPOINT ["node", "/opt/proxymgr/dist/cli.js"]
 CMD ["run", "-c", "/etc/proxymgr/proxymgr.yml"]

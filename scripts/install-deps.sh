@@ -2,7 +2,7 @@
 # Installs what proxymgr needs and is missing: HAProxy (>= 2.6) from Debian, and the npm dependencies.
 # With --zookeeper, also ZooKeeper 3.8 and Java (scripts/zookeeper.sh). With --test, also the
 # servers the tests start on 127.0.0.1: ZooKeeper 3.8 (and Java) and dnsmasq,
-# and Debian's Chromium for the dashboard's browser test.
+# Debian's Chromium for the dashboard's browser test, systemd-analyze and promtool.
 # Safe to run again: it installs nothing that is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +18,7 @@ if [ "${1:-}" = "--test" ]; then
   command -v dnsmasq >/dev/null 2>&1 || need+=(dnsmasq-base)
   [ -x /usr/bin/chromium ] || need+=(chromium)
   command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)   # verifies contrib/proxymgr.service
+  command -v promtool >/dev/null 2>&1 || need+=(prometheus)     # promtool check metrics on /metrics
 fi
 if ((${#need[@]})); then
   echo "install-deps: installing ${need[*]} from Debian" >&2
@@ -26,6 +27,10 @@ if ((${#need[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq -o DPkg::Lock::Timeout=300 --no-install-recommends "${need[@]}" >/dev/null
+  # Only promtool is wanted from the prometheus package: do not leave its server running on :9090.
+  if [[ " ${need[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
+    $SUDO systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+  fi
 fi
 
 version=$(haproxy -v | sed -n 's/^HAProxy version \([0-9]*\.[0-9]*\).*/\1/p')

@@ -3,17 +3,12 @@ import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent } from './agent/agent';
-import { ApiServer } from './api/server';
-import { servicesView } from './api/services-view';
 import { createMetrics } from './api/metrics';
-import { startStatsd } from './api/statsd';
-import { Dashboard } from './api/dashboard';
 import { EventFeed } from './api/feed';
-import { StatsSampler } from './api/live-stats';
 import { ConfigError, loadConfig, type Config } from './config/load';
 import { checkConfigText } from './haproxy/config-check';
-import { createLogger, silentLogger } from './log';
-import { writeFileAtomic } from './util/atomic-write';
+import { createLogger, setLogLevel, silentLogger } from './log';
+import { extrasKey, startExtras, statsdFor, type Extras } from './cli/extras';
 import { tmpdir } from 'node:os';
 import { serviceCommand } from './cli/service-commands';
 import { register, validateRegister } from './cli/register';
@@ -38,7 +33,8 @@ async function run(file: string): Promise<void> {
   const config = load(file);
   // The dashboard's feed reads the decision log lines as they are written.
   const feed = new EventFeed();
-  const log = createLogger(config.log.level, undefined, config.api ? feed.stream : undefined);
+  // Always tapped: an API turned on later by SIGHUP shows the decisions from the start.
+  const log = createLogger(config.log.level, undefined, feed.stream);
   const agent = new Agent(config, log, { manageHAProxy: true });
   let stopping = false;
   const shutdown = (sig: string) => {
@@ -55,36 +51,46 @@ async function run(file: string): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGHUP', () => {
-    try {
-      void agent.reconfigure(loadConfig(file));
-    } catch (err) {
-      log.error({ event: 'config_invalid', error: (err as Error).message }, 'SIGHUP: configuration not reloaded; keeping the current one');
-    }
-  });
   log.info({ event: 'starting', config: config.file, version, service_config: config.service_config }, 'proxymgr starting');
-  // Both follow the agent's events: set them up before the first start so that it counts.
+  // Metrics and statsd follow the agent's events: set up before the first start so that it counts.
   const metrics = createMetrics(agent, agent.client);
-  if (config.statsd) startStatsd(agent, config.statsd, log);
-  await agent.start();
-  if (config.api) {
-    const token = config.api.token ?? (config.api.token_env ? process.env[config.api.token_env] : undefined);
-    if (!token) log.warn({ event: 'api_no_token' }, 'api: no token configured; mutating calls are refused');
-    // The charts cover the last 10 minutes.
-    const sampler = new StatsSampler(agent, agent.client, config.api.stats_interval_ms, Math.ceil(600_000 / config.api.stats_interval_ms));
-    sampler.start();
-    const api = new ApiServer(agent, agent.client, log, token, metrics, new Dashboard(agent, feed, sampler));
-    await api.listen(config.api.listen);
-  }
-  if (config.snapshot) {
-    const { path, interval_ms } = config.snapshot;
-    const write = () =>
-      writeFileAtomic(path, `${JSON.stringify({ at: new Date().toISOString(), services: servicesView(agent) }, null, 2)}\n`).catch((err: Error) =>
-        log.warn({ event: 'snapshot_failed', path, error: err.message }, 'could not write the state snapshot'),
-      );
-    await write();
-    setInterval(() => void write(), interval_ms).unref();
-  }
+  let stopStatsd = statsdFor(config, agent, log);
+  let extras: Extras | undefined;
+  let current = config;
+  // SIGHUP applies every key of proxymgr.yml: the agent takes its own (a reload where
+  // haproxy.cfg changes), the log level changes in place, and the API, snapshot and statsd
+  // restart when their settings changed (a new token or listen address takes effect at once).
+  // A SIGHUP during startup waits for it.
+  const reread = async () => {
+    let next: Config;
+    try {
+      next = loadConfig(file);
+    } catch (err) {
+      return void log.error({ event: 'config_invalid', error: (err as Error).message }, 'SIGHUP: configuration not reloaded; keeping the current one');
+    }
+    setLogLevel(log, next.log.level);
+    await agent.reconfigure(next);
+    if (JSON.stringify(next.statsd ?? null) !== JSON.stringify(current.statsd ?? null)) {
+      await stopStatsd();
+      stopStatsd = statsdFor(next, agent, log);
+    }
+    if (extrasKey(next) !== extrasKey(current)) {
+      await extras?.stop();
+      extras = await startExtras(agent.configuration, agent, log, feed, metrics).catch((err: Error) => {
+        log.error({ event: 'config_apply_failed', error: err.message }, 'SIGHUP: could not start the API or the snapshot with the new settings');
+        return undefined;
+      });
+    }
+    current = next;
+  };
+  let queue: Promise<void> = (async () => {
+    await agent.start();
+    extras = await startExtras(config, agent, log, feed, metrics);
+  })();
+  process.on('SIGHUP', () => {
+    queue = queue.then(reread, reread);
+  });
+  await queue;
 }
 
 /** `check`: validates proxymgr.yml and every service, then `haproxy -c` on the render. Exit 1 names each problem. */

@@ -13,7 +13,9 @@ import type { ServiceConfigSource } from '../service-config/source';
 import { Quiescence } from '../util/quiescence';
 import { ApplyState } from './apply-state';
 import { DesiredState, type Override } from './desired-state';
+import { OperatorOverrides } from './operator-overrides';
 import { Reloader } from './reloader';
+import { applySettings, settleConfig } from './settings-change';
 import { RuntimePath } from './runtime-path';
 import { ServiceTable, type ServiceStatus } from './service-table';
 import type { AgentEvents, AgentStats, AgentView } from './view';
@@ -44,6 +46,7 @@ export class Agent implements AgentView {
   readonly supervisor?: Supervisor;
   readonly client?: RuntimeClient;
   private readonly apply: ApplyState;
+  private readonly operator: OperatorOverrides;
   private readonly runtimePath?: RuntimePath;
   private readonly reloader?: Reloader;
   private readonly resolver: HostResolver;
@@ -55,6 +58,8 @@ export class Agent implements AgentView {
   private chain: Promise<unknown> = Promise.resolve();
   private tickQueued = false;
   lastError?: string;
+  /** Settings changed in proxymgr.yml that only a restart applies (named in /status). */
+  private restartRequired: string[] = [];
   readonly stats: AgentStats = { reloads: 0, failedApplies: 0, runtimeUpdates: 0, runtimeCommands: 0 };
   readonly events = new EventEmitter<AgentEvents>();
   /** The first change not yet reloaded (performance.now()). */
@@ -73,6 +78,7 @@ export class Agent implements AgentView {
     });
     this.desired = new DesiredState({ entry: (n) => this.services.get(n), resolve: (s) => this.resolver.resolve(s), running: (n) => this.apply.running.get(n) }, log);
     this.apply = new ApplyState((n) => this.desired.get(n), () => this.config.runtime.enabled);
+    this.operator = new OperatorOverrides(() => this.config.haproxy.overrides_file, this.desired, log);
     const r = config.reload;
     this.reloadTimer = new Quiescence(
       { quietMs: r.quiet_ms, maxWaitMs: r.max_wait_ms, minIntervalMs: r.min_interval_ms, jitterMs: r.jitter_ms },
@@ -115,9 +121,12 @@ export class Agent implements AgentView {
     await this.source.start(this.services);
     const deadline = Date.now() + (this.opts.initialSyncMs ?? 3000);
     while (!this.services.settled() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    if (this.opts.manageHAProxy) this.operator.restore();
     // Ask for every hostname once and wait, so the first render has their servers.
     this.absorb();
     await this.resolver.settled();
+    this.absorb();
+    if (this.opts.manageHAProxy) this.operator.reportUnmatched();
     this.started = true;
     if (!this.opts.manageHAProxy) return { reloaded: false };
     const outcome = await this.enqueue(() => this.reload());
@@ -136,12 +145,15 @@ export class Agent implements AgentView {
   }
 
   /** SIGHUP: re-read proxymgr.yml. A bad file is reported and the running setup kept. */
-  async reconfigure(config: Config): Promise<void> {
+  async reconfigure(next: Config): Promise<void> {
     const before = this.config;
+    const { config, restartRequired } = settleConfig(before, next);
     this.renderer = IncrementalRenderer.forConfig(config.haproxy);
     this.config = config;
-    this.services.defaults = { dnsNameservers: config.dns.nameservers };
-    this.services.sourceGraceMs = config.status.source_grace_ms;
+    this.restartRequired = restartRequired;
+    applySettings(before, config, { reloadTimer: this.reloadTimer, client: this.client, supervisor: this.supervisor, runtimePath: this.runtimePath, services: this.services });
+    for (const why of restartRequired) this.log.warn({ event: 'config_restart_required', file: config.file, reason: why }, `proxymgr.yml: ${why}`);
+    if (before.haproxy.overrides_file !== config.haproxy.overrides_file) this.operator.moved();
     if (JSON.stringify(before.service_config) !== JSON.stringify(config.service_config)) {
       await this.source?.stop();
       this.services.markAllStale();
@@ -171,6 +183,7 @@ export class Agent implements AgentView {
   problems(now = Date.now()): string[] {
     const out: string[] = [];
     if (this.lastError) out.push(this.lastError);
+    out.push(...this.restartRequired.map((why) => `proxymgr.yml: ${why}`));
     if (this.started && this.supervisor && !this.supervisor.running) out.push('HAProxy is not running');
     const p = this.source?.problem?.();
     if (p && now - p.since >= this.config.status.source_grace_ms) out.push(`${p.message} (since ${new Date(p.since).toISOString()})`);
@@ -191,7 +204,7 @@ export class Agent implements AgentView {
 
   /** An operator's state or weight: out over the runtime API, in force across reloads until cleared (`undefined`). */
   setOverride(service: string, server: string, override: Override | undefined): boolean {
-    const r = this.desired.setOverride(service, server, override);
+    const r = this.operator.set(service, server, override);
     if (!r.ok) return false;
     this.log.info({ event: 'override', service, server, override: r.merged ?? null }, `operator override for ${service}/${server}`);
     this.changed(service);

@@ -1,7 +1,7 @@
 import type { Logger } from '../log';
 import { listenKey } from '../model/changes';
 import { assignPorts, type DesiredService, type PortConflict } from '../model/desired';
-import { serverName, type Server } from '../model/server';
+import { inNameOrder, serverName, type Server } from '../model/server';
 import { listenSpecOf, type ListenSpec, type ServiceDefinition } from '../model/service';
 import type { ServiceEntry } from './service-table';
 
@@ -127,6 +127,34 @@ export class DesiredState {
     this.dirty.add(name);
   }
 
+  /** Every override in force (for saving), service -> server -> override. */
+  allOverrides(): ReadonlyMap<string, ReadonlyMap<string, Override>> {
+    return this.overrides;
+  }
+
+  /** Puts an override in place as it is (restoring saved ones, undoing a failed save); `undefined` clears it. */
+  putOverride(service: string, server: string, override: Override | undefined): void {
+    const own = this.overrides.get(service) ?? new Map<string, Override>();
+    if (override) own.set(server, override);
+    else own.delete(server);
+    if (own.size) this.overrides.set(service, own);
+    else this.overrides.delete(service);
+    this.dirty.add(service);
+  }
+
+  /** Overrides that match no server that should run now (service or server gone), with which is missing. */
+  unmatchedOverrides(): Array<{ service: string; server: string; missing: 'service' | 'server' }> {
+    const out: Array<{ service: string; server: string; missing: 'service' | 'server' }> = [];
+    for (const [service, own] of this.overrides) {
+      const svc = this.current.get(service);
+      for (const server of own.keys()) {
+        if (!svc) out.push({ service, server, missing: 'service' });
+        else if (!svc.servers.some((s) => serverName(s) === server)) out.push({ service, server, missing: 'server' });
+      }
+    }
+    return out;
+  }
+
   overrideOf(service: string, server: string): Override | undefined {
     return this.overrides.get(service)?.get(server);
   }
@@ -134,18 +162,15 @@ export class DesiredState {
   /** Sets (merging) or clears an operator override; false when no such server should run. */
   setOverride(service: string, server: string, override: Override | undefined): { ok: false } | { ok: true; merged?: Override } {
     const svc = this.current.get(service);
-    if (!svc || !svc.servers.some((s) => serverName(s) === server)) return { ok: false };
-    const own = this.overrides.get(service) ?? new Map<string, Override>();
-    const merged = override && { ...own.get(server), ...override };
+    const existing = this.overrides.get(service)?.get(server);
+    // Clearing is always allowed, so an override kept for a server that is gone can be dropped.
+    if ((!svc || !svc.servers.some((s) => serverName(s) === server)) && !(override === undefined && existing)) return { ok: false };
+    const merged = override && { ...existing, ...override };
     // `ready` is the natural state: choosing it clears the state override.
     if (merged?.state === 'ready') delete merged.state;
     if (merged && merged.weight === undefined) delete merged.weight;
     const keep = merged && (merged.state !== undefined || merged.weight !== undefined);
-    if (keep) own.set(server, merged);
-    else own.delete(server);
-    if (own.size) this.overrides.set(service, own);
-    else this.overrides.delete(service);
-    this.dirty.add(service);
+    this.putOverride(service, server, keep ? merged : undefined);
     return { ok: true, merged: keep ? merged : undefined };
   }
 
@@ -162,7 +187,8 @@ export class DesiredState {
     if (rejection && rejection.key === listenKey(listen)) listen = this.inputs.running(name)?.listen;
     else this.rejected.delete(name);
     if (!listen) return undefined;
-    const resolved = this.inputs.resolve(e.servers);
+    // `balance first` runs the servers in the order the source declared them; every other service in name order.
+    const resolved = this.inputs.resolve(listen.declaredOrder ? e.servers : inNameOrder(e.servers));
     if (resolved !== e.servers) this.withHostnames.add(name);
     else this.withHostnames.delete(name);
     const own = this.overrides.get(name);

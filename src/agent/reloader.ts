@@ -127,14 +127,17 @@ export class Reloader {
    * Dumps `show servers state` to the state file the new process loads, so runtime
    * weights, maint and health survive the reload. Server names carry the port, so
    * the stale-port trap (haproxy/haproxy#1412, #2103) cannot hit a renamed server.
+   * At a start, an HAProxy left running by an earlier agent (about to be adopted) is
+   * asked the same; with none, the file is emptied: what a stopped HAProxy had is not
+   * what should run (operators' decisions come from the overrides file instead).
    */
   private async saveServerState(stateFile: string): Promise<void> {
     if (!this.client) return;
-    if (!this.supervisor.running) return;
     try {
       const [reply] = await this.client.batch(['show servers state']);
       if (reply.ok) await writeFileAtomic(stateFile, reply.output.endsWith('\n') ? reply.output : `${reply.output}\n`, 0o600);
     } catch (err) {
+      if (!this.supervisor.running) return writeFileAtomic(stateFile, '1\n', 0o600);
       this.log.warn({ event: 'state_save_failed', error: (err as Error).message }, 'could not save server state before reload');
     }
   }

@@ -76,6 +76,12 @@ export class RuntimePath {
     });
   }
 
+  /** The drift interval changed (SIGHUP): the next pass is due one new interval from now. */
+  rearmDrift(): void {
+    clearTimeout(this.driftTimer);
+    this.armDrift();
+  }
+
   armDrift(): void {
     const every = this.d.config().runtime.drift_interval_ms;
     if (!every || this.stopped) return;

@@ -50,7 +50,7 @@ export class RuntimeUpdater {
     const keep = new Map([...this.draining].filter(([id]) => !mine.has(id.slice(0, id.indexOf('/')))));
     const p0 = performance.now();
     const plan = planRuntime({
-      services: services.map((s) => ({ name: s.name, serverOptions: s.listen.serverOptions, servers: s.servers.map(toDesired) })),
+      services: services.map((s) => ({ name: s.name, serverOptions: s.listen.serverOptions, servers: s.servers.map(toDesired), ...(s.listen.declaredOrder && { ordered: true }) })),
       actual,
       draining: this.draining,
       now: Date.now(),

@@ -43,4 +43,6 @@ export interface AgentView {
   /** An operator's state or weight for one server; false when no such server should run. */
   setOverride(service: string, server: string, override: Override | undefined): boolean;
   haproxy(): { running: boolean; restarts: number };
+  /** The first sync with the service-config source is done (for /readyz); absent: treated as done once HAProxy runs. */
+  ready?(): boolean;
 }

@@ -1,8 +1,21 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AgentView } from '../agent/view';
 import { ZkSession } from '../zk/session';
 import { haproxyStats, type LiveServer } from './live-stats';
 import type { RuntimeClient } from '../haproxy/runtime-client';
+import { parseInfo } from '../haproxy/state-parse';
+
+/** The package's version (package.json sits two levels up from both src/api and dist/api). */
+const VERSION = (JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+
+/**
+ * prom-client's default metrics that `promtool check metrics` refuses: gauges named
+ * `*_total` ("non-counter metrics should not have _total suffix"). Each is the sum of
+ * the gauge of the same name without `_total` (by `type`), which stays.
+ */
+const LINT_FAILING_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
 // Runtime updates take milliseconds, reloads take tens to hundreds: one bucket set covers both.
 const SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -15,6 +28,9 @@ const PLAN_SECONDS = [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001
 export function createMetrics(agent: AgentView, client: RuntimeClient | undefined): Registry {
   const registry = new Registry();
   const registers = [registry];
+  // Process metrics (CPU, memory, open fds, event-loop lag, GC, heap), as every Node service exports them.
+  collectDefaultMetrics({ register: registry });
+  for (const name of LINT_FAILING_DEFAULTS) registry.removeSingleMetric(name);
 
   const reloads = new Counter({ name: 'proxymgr_reloads_total', help: 'HAProxy reloads (and the first start) that went through, by reason', labelNames: ['reason'], registers });
   const reloadFailures = new Counter({ name: 'proxymgr_reload_failures_total', help: 'reloads HAProxy refused (the previous config kept running), by reason', labelNames: ['reason'], registers });
@@ -31,7 +47,9 @@ export function createMetrics(agent: AgentView, client: RuntimeClient | undefine
     registers,
   });
   for (const path of ['runtime', 'reload']) propagation.zero({ path });
+  let reloadsSeen = 0;
   agent.events.on('reload', (e) => {
+    reloadsSeen++;
     (e.ok ? reloads : reloadFailures).inc({ reason: e.reason });
     if (e.ok) reloadSeconds.observe(e.seconds);
   });
@@ -90,21 +108,63 @@ export function createMetrics(agent: AgentView, client: RuntimeClient | undefine
     return pending;
   };
   const labelsOf = (key: string) => ({ service: key.slice(0, key.indexOf('/')), server: key.slice(key.indexOf('/') + 1) });
-  const live = [
+  // Current values are gauges.
+  const current = [
     ['proxymgr_haproxy_server_sessions_current', 'current sessions per server (HAProxy scur)', (v: LiveServer) => v.sessions_current],
-    ['proxymgr_haproxy_server_sessions_total', 'sessions per server since HAProxy started (stot)', (v: LiveServer) => v.sessions_total],
-    ['proxymgr_haproxy_server_bytes_in_total', 'bytes in per server (bin)', (v: LiveServer) => v.bytes_in],
-    ['proxymgr_haproxy_server_bytes_out_total', 'bytes out per server (bout)', (v: LiveServer) => v.bytes_out],
-    ['proxymgr_haproxy_server_connection_errors_total', 'connection errors per server (econ)', (v: LiveServer) => v.connection_errors],
-    ['proxymgr_haproxy_server_response_errors_total', 'response errors per server (eresp)', (v: LiveServer) => v.response_errors],
     ['proxymgr_haproxy_server_up', '1 when HAProxy reports the server UP (or not checked)', (v: LiveServer) => (v.status.startsWith('UP') || v.status === 'no check' ? 1 : 0)],
   ] as const;
-  for (const [name, help, value] of live) {
+  for (const [name, help, value] of current) {
     gauge(name, help, ['service', 'server'], async (g) => {
       const st = await stats();
       g.reset();
       for (const [key, v] of st) g.set(labelsOf(key), value(v));
     });
   }
+  // HAProxy's cumulative counters are counters (`# TYPE ... counter`), so that rate() and
+  // promtool treat them as such. prom-client has no "set" on a Counter: at scrape time each
+  // is reset and incremented by HAProxy's value, which renders exactly that value. They
+  // restart from 0 when a reload starts a new HAProxy process (a counter reset, which
+  // rate() and increase() handle), and a server removed at runtime disappears with its series.
+  const counters = [
+    ['proxymgr_haproxy_server_sessions_total', 'sessions per server since the HAProxy process started (stot)', (v: LiveServer) => v.sessions_total],
+    ['proxymgr_haproxy_server_bytes_in_total', 'bytes received from clients per server (bin)', (v: LiveServer) => v.bytes_in],
+    ['proxymgr_haproxy_server_bytes_out_total', 'bytes sent to clients per server (bout)', (v: LiveServer) => v.bytes_out],
+    ['proxymgr_haproxy_server_connection_errors_total', 'connection errors per server (econ)', (v: LiveServer) => v.connection_errors],
+    ['proxymgr_haproxy_server_response_errors_total', 'response errors per server (eresp)', (v: LiveServer) => v.response_errors],
+  ] as const;
+  for (const [name, help, value] of counters) {
+    new Counter({
+      name,
+      help,
+      labelNames: ['service', 'server'],
+      registers,
+      async collect() {
+        const st = await stats();
+        this.reset();
+        for (const [key, v] of st) this.inc(labelsOf(key), value(v));
+      },
+    });
+  }
+
+  // Which proxymgr, Node.js and HAProxy answer: `show info` once, again after a reload
+  // (a reload may start an upgraded binary); the last version known stays when HAProxy is down.
+  let haproxyVersion = 'unknown';
+  let versionAt = -1;
+  gauge('proxymgr_build_info', 'always 1; the labels say which proxymgr, Node.js and HAProxy versions run', ['version', 'node', 'haproxy'], async (g) => {
+    if (client && versionAt !== reloadsSeen && agent.haproxy().running) {
+      try {
+        const [reply] = await client.batch(['show info']);
+        const v = reply.ok ? parseInfo(reply.output).Version : undefined;
+        if (v) {
+          haproxyVersion = v;
+          versionAt = reloadsSeen;
+        }
+      } catch {
+        // HAProxy restarting: keep the last version known.
+      }
+    }
+    g.reset();
+    g.set({ version: VERSION, node: process.versions.node, haproxy: haproxyVersion }, 1);
+  });
   return registry;
 }

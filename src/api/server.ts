@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { timingSafeEqual } from 'node:crypto';
 import type { AgentView, Override } from '../agent/view';
+import type { Config } from '../config/load';
 import type { Logger } from '../log';
 import { isValidWeight } from '../model/server';
 import { servicesView, withLive } from './services-view';
@@ -9,22 +9,80 @@ import { haproxyStats } from './live-stats';
 import type { RuntimeClient } from '../haproxy/runtime-client';
 import { statusOf, UnknownView } from './status';
 import type { Dashboard } from './dashboard';
+import { readiness } from './probes';
+import { apiTokens, roleAllows, TokenSet, type Role } from './tokens';
+import { parseServiceDefinition, isValidServiceName } from '../model/service';
+import { WATCHER_SCHEMAS } from '../watchers';
+import { createServiceStore } from '../service-config';
+import { PreconditionFailed, StoreConflict, type Precondition, type ServiceStore } from '../service-config/store';
 
 const MAX_BODY = 64 * 1024;
 
-/** `/status`, `/metrics`, `/api/services[/NAME]` and the token-guarded server state and weight calls. */
+/** What a mutating call answers; the audit line records its status. */
+interface Reply {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+/** One mutating route: the role it needs and what it does with the request body. */
+interface Mutation {
+  need: Role;
+  run(body: () => Promise<string>, req: IncomingMessage, change: Record<string, unknown>): Promise<Reply>;
+}
+
+/**
+ * `/livez`, `/readyz`, `/status`, `/metrics`, `/api/services[/NAME]`, and the token-guarded
+ * calls: server state and weight (role operate), services written through to the
+ * service-config source (role admin). Every mutating call logs one `audit` line.
+ */
 export class ApiServer {
   private server?: Server;
+  private tokens: TokenSet;
 
   constructor(
     private readonly agent: AgentView,
     /** HAProxy's own view of each server comes from its runtime API. */
     private readonly client: RuntimeClient | undefined,
     private readonly log: Logger,
-    private readonly token: string | undefined,
+    /** The accepted tokens (`ApiServer.tokensOf`); a plain string is the one token `default`, role admin; undefined: none. */
+    tokens: TokenSet | string | undefined,
     private readonly metrics: Registry,
     private readonly dashboard?: Dashboard,
-  ) {}
+    /** Where `PUT/DELETE /api/services/NAME` write (`ApiServer.storeOf`); without one those calls answer 501. */
+    private store?: ServiceStore,
+  ) {
+    this.tokens = tokens instanceof TokenSet ? tokens : new TokenSet(tokens ? [{ name: 'default', secret: tokens, role: 'admin' }] : []);
+  }
+
+  /** The tokens `config.api` names (`token`/`token_env` as `default`, and `tokens`), problems logged by token name. */
+  static tokensOf(config: Config, log: Logger): TokenSet {
+    return apiTokens(config, log);
+  }
+
+  /** The service store for `config.service_config`. */
+  static storeOf(config: Config): ServiceStore {
+    return createServiceStore(config.service_config);
+  }
+
+  /** Replaces the accepted tokens at once (token rotation); calls in flight keep the identity they had. */
+  setTokens(tokens: TokenSet): void {
+    this.tokens = tokens;
+    this.log.info({ event: 'api_tokens', tokens: tokens.names() }, `api: ${tokens.size} token(s) in force`);
+  }
+
+  /**
+   * For SIGHUP: reads the tokens again (token files are re-read; environment variables are
+   * the process's own and do not change) and, if `service_config` changed, the store. The
+   * listen address stays until a restart.
+   */
+  reconfigure(config: Config): void {
+    this.setTokens(apiTokens(config, this.log));
+    const next = createServiceStore(config.service_config);
+    if (this.store && this.store.describe() === next.describe()) return next.close();
+    this.store?.close();
+    this.store = next;
+  }
 
   async listen(hostPort: string): Promise<{ host: string; port: number }> {
     const idx = hostPort.lastIndexOf(':');
@@ -44,6 +102,7 @@ export class ApiServer {
 
   async close(): Promise<void> {
     this.dashboard?.close();
+    this.store?.close();
     if (!this.server) return;
     this.server.closeAllConnections();
     await new Promise((r) => this.server!.close(r));
@@ -53,42 +112,140 @@ export class ApiServer {
     const metrics = this.metrics;
     const url = new URL(req.url ?? '/', 'http://localhost');
     const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
-    if (req.method === 'GET' && this.dashboard) {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return this.mutate(req, res, url.pathname, parts);
+    if (this.dashboard) {
       if (url.pathname === '/events') return this.dashboard.events(req, res);
       if (this.dashboard.serveFile(url.pathname, res)) return;
     }
-    if (req.method === 'GET' && url.pathname === '/status') return this.status(req, res, url.searchParams.get('view') ?? undefined);
-    if (req.method === 'GET' && url.pathname === '/metrics') {
+    // The event loop answers: that is all liveness means.
+    if (url.pathname === '/livez') return json(res, 200, { ok: true });
+    if (url.pathname === '/readyz') {
+      const r = readiness(this.agent);
+      return json(res, r.ready ? 200 : 503, r);
+    }
+    if (url.pathname === '/status') return this.status(req, res, url.searchParams.get('view') ?? undefined);
+    if (url.pathname === '/metrics') {
       res.writeHead(200, { 'content-type': metrics.contentType });
       return void res.end(await metrics.metrics());
     }
     if (parts[0] !== 'api' || parts[1] !== 'services') return json(res, 404, { error: `no route ${req.method} ${url.pathname}` });
-    if (req.method === 'GET' && parts.length === 2) return json(res, 200, await this.services());
-    if (req.method === 'GET' && parts.length === 3) {
+    if (parts.length === 2) return json(res, 200, await this.services());
+    if (parts.length === 3) {
       const one = (await this.services()).find((s) => s.name === parts[2]);
       return one ? json(res, 200, one) : json(res, 404, { error: `no service ${parts[2]}` });
     }
-    if (req.method === 'POST' && parts.length === 6 && parts[3] === 'servers' && (parts[5] === 'state' || parts[5] === 'weight')) {
-      if (!this.authorized(req)) return json(res, 401, { error: 'missing or wrong bearer token' });
-      let body: Record<string, unknown>;
-      try {
-        body = JSON.parse(await readBody(req)) as Record<string, unknown>;
-      } catch (err) {
-        return json(res, 400, { error: `body must be JSON: ${(err as Error).message}` });
-      }
-      const [service, server, what] = [parts[2], parts[4], parts[5]];
-      let override: Override;
-      if (what === 'state') {
-        if (body.state !== 'ready' && body.state !== 'drain' && body.state !== 'maint') return json(res, 400, { error: 'state must be ready, drain or maint' });
-        override = { state: body.state };
-      } else {
-        if (body.weight !== null && (typeof body.weight !== 'number' || !isValidWeight(body.weight))) return json(res, 400, { error: 'weight must be an integer 0..256 (or null to clear)' });
-        override = { weight: body.weight === null ? undefined : (body.weight as number) };
-      }
-      if (!this.agent.setOverride(service, server, override)) return json(res, 404, { error: `no server ${server} in service ${service}` });
-      return json(res, 200, { service, server, override: this.agent.overrideOf(service, server) ?? null });
+    if (parts.length === 4 && parts[3] === 'definition') {
+      const r = await this.definition(parts[2]);
+      return json(res, r.status, r.body, r.headers);
     }
     return json(res, 404, { error: `no route ${req.method} ${url.pathname}` });
+  }
+
+  /** Which mutating route a request is, if any. */
+  private mutation(method: string, parts: string[]): Mutation | undefined {
+    if (parts[0] !== 'api' || parts[1] !== 'services') return undefined;
+    if (method === 'POST' && parts.length === 6 && parts[3] === 'servers' && (parts[5] === 'state' || parts[5] === 'weight')) {
+      const [service, server, what] = [parts[2], parts[4], parts[5] as 'state' | 'weight'];
+      return { need: 'operate', run: (body, _req, change) => this.override(service, server, what, body, change) };
+    }
+    if (parts.length === 3 && method === 'PUT') return { need: 'admin', run: (body, req, change) => this.putService(parts[2], body, precondition(req), change) };
+    if (parts.length === 3 && method === 'DELETE') return { need: 'admin', run: (_body, req, change) => this.deleteService(parts[2], precondition(req), change) };
+    return undefined;
+  }
+
+  /** Every call that is not a read: authenticated, authorized by role, and audited in one line whatever its outcome. */
+  private async mutate(req: IncomingMessage, res: ServerResponse, path: string, parts: string[]): Promise<void> {
+    const method = req.method ?? '?';
+    const who = this.tokens.identify(req.headers.authorization);
+    const change: Record<string, unknown> = {};
+    let reply: Reply;
+    try {
+      const m = this.mutation(method, parts);
+      if (!who) reply = { status: 401, body: { error: 'missing or unknown bearer token' } };
+      else if (!m) reply = { status: 404, body: { error: `no route ${method} ${path}` } };
+      else if (!roleAllows(who.role, m.need)) reply = { status: 403, body: { error: `token ${who.name} has role ${who.role}; this call needs ${m.need}` } };
+      else reply = await m.run(() => readBody(req), req, change);
+    } catch (err) {
+      reply = { status: 500, body: { error: (err as Error).message } };
+    }
+    json(res, reply.status, reply.body, reply.headers);
+    const error = reply.status >= 400 ? (reply.body as { error?: string }).error : undefined;
+    this.log.info(
+      { event: 'audit', token: who?.name ?? null, role: who?.role ?? null, client: req.socket.remoteAddress, method, path, change, status: reply.status, ...(error && { error }) },
+      `audit: ${method} ${path} by ${who?.name ?? 'no valid token'}: ${reply.status}`,
+    );
+  }
+
+  private async override(service: string, server: string, what: 'state' | 'weight', body: () => Promise<string>, change: Record<string, unknown>): Promise<Reply> {
+    let parsed: Record<string, unknown>;
+    try {
+      parsed = JSON.parse(await body()) as Record<string, unknown>;
+    } catch (err) {
+      return { status: 400, body: { error: `body must be JSON: ${(err as Error).message}` } };
+    }
+    let override: Override;
+    if (what === 'state') {
+      change.state = summarize(parsed?.state);
+      if (parsed?.state !== 'ready' && parsed?.state !== 'drain' && parsed?.state !== 'maint') return { status: 400, body: { error: 'state must be ready, drain or maint' } };
+      override = { state: parsed.state };
+    } else {
+      change.weight = summarize(parsed?.weight);
+      if (parsed?.weight !== null && (typeof parsed?.weight !== 'number' || !isValidWeight(parsed.weight))) return { status: 400, body: { error: 'weight must be an integer 0..256 (or null to clear)' } };
+      override = { weight: parsed.weight === null ? undefined : (parsed.weight as number) };
+    }
+    if (!this.agent.setOverride(service, server, override)) return { status: 404, body: { error: `no server ${server} in service ${service}` } };
+    return { status: 200, body: { service, server, override: this.agent.overrideOf(service, server) ?? null } };
+  }
+
+  /** `GET /api/services/NAME/definition`: the blob as the source holds it, and its version (also the ETag). */
+  private async definition(name: string): Promise<Reply> {
+    if (!this.store) return { status: 501, body: { error: 'no service store: the API cannot read service definitions' } };
+    if (!isValidServiceName(name)) return { status: 400, body: { error: `invalid service name ${JSON.stringify(name)}` } };
+    try {
+      const cur = await this.store.read(name);
+      if (!cur) return { status: 404, body: { error: `no service ${name} in ${this.store.describe()}` } };
+      return { status: 200, body: { blob: cur.blob ?? null, version: cur.version }, headers: { etag: `"${cur.version}"` } };
+    } catch (err) {
+      return storeError(err);
+    }
+  }
+
+  /** `PUT /api/services/NAME`: validated like a blob from the source, then written to it; the agent picks it up through its watch. */
+  private async putService(name: string, body: () => Promise<string>, cond: Precondition, change: Record<string, unknown>): Promise<Reply> {
+    if (!this.store) return { status: 501, body: { error: 'no service store: the API cannot write service definitions' } };
+    change.service = name;
+    if (cond.ifMatch !== undefined) change.if_match = cond.ifMatch;
+    if (cond.ifNoneMatch !== undefined) change.if_none_match = cond.ifNoneMatch;
+    let raw: unknown;
+    try {
+      raw = JSON.parse(await body());
+    } catch (err) {
+      return { status: 400, body: { error: `body must be a JSON service blob: ${(err as Error).message}` } };
+    }
+    change.blob = blobSummary(raw);
+    const parsed = parseServiceDefinition(name, raw, WATCHER_SCHEMAS);
+    if (!parsed.ok) return { status: 400, body: { error: `service ${name} is invalid: ${parsed.errors.join('; ')}`, errors: parsed.errors } };
+    try {
+      const r = await this.store.write(name, raw, cond);
+      change.version = r.version;
+      return { status: r.created ? 201 : 200, body: { service: name, version: r.version, created: r.created }, headers: { etag: `"${r.version}"` } };
+    } catch (err) {
+      return storeError(err);
+    }
+  }
+
+  /** `DELETE /api/services/NAME`: removed from the source; the agent removes the service through its watch. */
+  private async deleteService(name: string, cond: Precondition, change: Record<string, unknown>): Promise<Reply> {
+    if (!this.store) return { status: 501, body: { error: 'no service store: the API cannot remove service definitions' } };
+    change.service = name;
+    if (cond.ifMatch !== undefined) change.if_match = cond.ifMatch;
+    if (!isValidServiceName(name)) return { status: 400, body: { error: `invalid service name ${JSON.stringify(name)}` } };
+    try {
+      if (!(await this.store.remove(name, cond))) return { status: 404, body: { error: `no service ${name} in ${this.store.describe()}` } };
+      return { status: 200, body: { service: name, deleted: true } };
+    } catch (err) {
+      return storeError(err);
+    }
   }
 
   /** Lovebeat-style: four plain lines, or JSON (with the errors spelled out) when asked for. */
@@ -110,20 +267,10 @@ export class ApiServer {
   private async services() {
     return withLive(servicesView(this.agent), await haproxyStats(this.client));
   }
-
-  /** Constant-time comparison, so the token cannot be guessed byte by byte from timings. */
-  private authorized(req: IncomingMessage): boolean {
-    if (!this.token) return false;
-    const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
-    if (!m) return false;
-    const a = Buffer.from(m[1]);
-    const b = Buffer.from(this.token);
-    return a.length === b.length && timingSafeEqual(a, b);
-  }
 }
 
-function json(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
+function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
   res.end(`${JSON.stringify(body)}\n`);
 }
 
@@ -139,4 +286,32 @@ function readBody(req: IncomingMessage): Promise<string> {
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });
+}
+
+/** If-Match and If-None-Match (`*` only), with the quotes and weak marker of an ETag taken off. */
+function precondition(req: IncomingMessage): Precondition {
+  const tag = (v: string | undefined) => v?.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
+  const ifMatch = tag(req.headers['if-match']);
+  const ifNoneMatch = tag(req.headers['if-none-match']);
+  return { ...(ifMatch !== undefined && { ifMatch }), ...(ifNoneMatch === '*' && { ifNoneMatch: '*' as const }) };
+}
+
+function storeError(err: unknown): Reply {
+  if (err instanceof PreconditionFailed) return { status: 412, body: { error: `precondition failed: ${err.message}`, version: err.current ?? null } };
+  if (err instanceof StoreConflict) return { status: 409, body: { error: err.message } };
+  return { status: 503, body: { error: `service store: ${(err as Error).message}` } };
+}
+
+/** A short, safe rendering of one body value for the audit line. */
+function summarize(v: unknown): unknown {
+  if (v === null || typeof v === 'number' || typeof v === 'boolean') return v;
+  if (typeof v === 'string') return v.length > 40 ? `${v.slice(0, 40)}...` : v;
+  return typeof v;
+}
+
+/** What a service blob is, for the audit line: its watcher type, port and keys (not its values). */
+function blobSummary(raw: unknown): unknown {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return summarize(raw);
+  const r = raw as Record<string, unknown>;
+  return { type: summarize(r.type), port: summarize(r.port), keys: Object.keys(r).sort().slice(0, 30) };
 }

@@ -5,7 +5,7 @@ import { configSchema, type RawConfig } from './schema';
 import { formatIssues } from '../model/fields';
 
 /** proxymgr.yml, validated, with every relative path resolved against the file's directory. */
-export type Config = RawConfig & { file: string; haproxy: RawConfig['haproxy'] & { state_file: string } };
+export type Config = RawConfig & { file: string; haproxy: RawConfig['haproxy'] & { state_file: string; overrides_file: string } };
 
 export class ConfigError extends Error {
   constructor(
@@ -43,11 +43,12 @@ export function parseConfig(text: string, path: string): Config {
   const socketPath = abs(cfg.haproxy.socket_path);
   const configPath = abs(cfg.haproxy.config_path);
   const stateFile = cfg.haproxy.state_file === undefined ? join(dirname(configPath), 'server-state') : abs(cfg.haproxy.state_file);
+  const overridesFile = cfg.haproxy.overrides_file === undefined ? join(dirname(socketPath), 'overrides.json') : abs(cfg.haproxy.overrides_file);
   const late: string[] = [];
   // Both land in haproxy.cfg, resolved. sun_path holds 108 bytes and HAProxy binds
   // "<path>.<pid>.tmp" first, so leave it room.
   if (Buffer.byteLength(socketPath) > 90) late.push(`haproxy.socket_path: resolves to ${socketPath}, longer than 90 bytes (unix socket limit)`);
-  for (const [key, p] of [['haproxy.socket_path', socketPath], ['haproxy.config_path', configPath], ['haproxy.state_file', stateFile]]) {
+  for (const [key, p] of [['haproxy.socket_path', socketPath], ['haproxy.config_path', configPath], ['haproxy.state_file', stateFile], ['haproxy.overrides_file', overridesFile]]) {
     if (/\s/.test(p)) late.push(`${key}: resolves to ${JSON.stringify(p)}, which contains whitespace`);
   }
   if (late.length) throw new ConfigError(path, late);
@@ -60,6 +61,7 @@ export function parseConfig(text: string, path: string): Config {
       config_path: configPath,
       socket_path: socketPath,
       state_file: stateFile,
+      overrides_file: overridesFile,
       template_dir: cfg.haproxy.template_dir === undefined ? undefined : abs(cfg.haproxy.template_dir),
     },
     snapshot: cfg.snapshot && { ...cfg.snapshot, path: abs(cfg.snapshot.path) },

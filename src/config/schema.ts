@@ -45,6 +45,10 @@ const haproxy = z.strictObject({
   group: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'must be a group name').optional(),
   /** Where server states (weights, maint, health) are saved across reloads; default: beside config_path. */
   state_file: cfgPath.optional(),
+  /** Where operators' server overrides (API state and weight) are kept across agent restarts; default: overrides.json beside socket_path. */
+  overrides_file: cfgPath.optional(),
+  /** IP:port of a `frontend` serving HAProxy's own Prometheus exporter at /metrics; unset: none. */
+  prometheus_listen: z.string().regex(/^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]):\d{1,5}$/, 'must be IP:port').optional(),
   /** How long a new HAProxy process may take to answer on its admin socket. */
   ready_timeout_ms: ms(10_000, 600_000),
   /** How long HAProxy gets to finish connections on agent shutdown before SIGKILL. */
@@ -102,6 +106,20 @@ const api = z.strictObject({
   /** Bearer token for mutating calls; or name an environment variable with token_env. Without either they are refused. */
   token: z.string().min(16, 'must be at least 16 characters').optional(),
   token_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).optional(),
+  /** Named tokens, each with a role: read (nothing mutating), operate (server state and weight), admin (operate + services). */
+  tokens: z
+    .array(
+      z
+        .strictObject({
+          name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 letters, digits, _ . -'),
+          token_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name').optional(),
+          token_file: z.string().min(1).optional(),
+          role: z.enum(['read', 'operate', 'admin']),
+        })
+        .refine((t) => (t.token_env === undefined) !== (t.token_file === undefined), 'needs exactly one of token_env, token_file'),
+    )
+    .refine((ts) => new Set(ts.map((t) => t.name)).size === ts.length, 'token names must be unique')
+    .optional(),
   /** How often the dashboard reads HAProxy's counters (one `show stat`) for its rates and charts. */
   stats_interval_ms: z.int().min(100).max(60_000).default(2_000),
 });

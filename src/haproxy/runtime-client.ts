@@ -37,7 +37,8 @@ export class RuntimeClient {
 
   constructor(
     readonly socketPath: string,
-    private readonly timeoutMs = 5000,
+    /** How long one exchange may take; changeable (SIGHUP). */
+    public timeoutMs = 5000,
   ) {}
 
   /** Runs `commands` in order; resolves one reply per command (never rejects for a refused command). */

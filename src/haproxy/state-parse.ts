@@ -43,6 +43,8 @@ export function parseServersState(text: string): ActualServer[] {
     iw: at('srv_iweight'),
     port: at('srv_port'),
   };
+  // Only `balance first` services need the id; a header without it leaves it unknown.
+  const idCol = cols.indexOf('srv_id');
   const out: ActualServer[] = [];
   for (const line of lines.slice(headerIdx + 1)) {
     if (!line.trim() || line.startsWith('#')) continue;
@@ -52,6 +54,7 @@ export function parseServersState(text: string): ActualServer[] {
     out.push({
       backend: f[c.be],
       name: f[c.srv],
+      ...(idCol >= 0 && { id: Number(f[idCol]) }),
       address: f[c.addr],
       port: Number(f[c.port]),
       weight: Number(f[c.uw]),

@@ -65,13 +65,18 @@ export class Supervisor extends EventEmitter {
   };
   readonly stats = { starts: 0, reloads: 0, failedReloads: 0, crashes: 0 };
 
-  constructor(private readonly opts: SupervisorOptions) {
+  constructor(private opts: SupervisorOptions) {
     super();
     // Last resort: never leave HAProxy processes behind if the agent dies of an exception.
     process.on('exit', this.killAll);
   }
 
   /** The pid serving now, if any. */
+  /** New binary, config path or timeouts (SIGHUP): they apply from the next start, reload or stop. */
+  configure(opts: Partial<Omit<SupervisorOptions, 'socketPath' | 'log'>>): void {
+    this.opts = { ...this.opts, ...opts };
+  }
+
   get pid(): number | undefined {
     return this.current?.pid;
   }

@@ -2,6 +2,8 @@
 export interface ActualServer {
   backend: string;
   name: string;
+  /** HAProxy's server id (`srv_id`); `balance first` picks the lowest. */
+  id?: number;
   address: string;
   port: number;
   /** Current (user) weight and the weight the config gave it. */

@@ -87,3 +87,17 @@ export function compileProxyOptions(o: ProxyOptions): { listen: string[]; server
   if (o.server_maxconn) server.push(`maxconn ${o.server_maxconn}`);
   return { listen, server: server.length ? [server.join(' ')] : [] };
 }
+
+/**
+ * Whether a listen section balances `first` (the last `balance` line wins, as in HAProxy:
+ * the typed key or a `listen_options` line). Such a service keeps its servers in the order
+ * the source declared them and gives each an explicit `id` in that order.
+ */
+export function balancesFirst(listenOptions: readonly string[]): boolean {
+  let first = false;
+  for (const line of listenOptions) {
+    const m = /^\s*balance\s+(\S+)/.exec(line);
+    if (m) first = m[1] === 'first';
+  }
+  return first;
+}

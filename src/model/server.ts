@@ -101,6 +101,43 @@ export function normalizeServers(servers: readonly Server[]): Server[] {
   return [...byName.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, s]) => s);
 }
 
+/**
+ * In the order the source declared them (a static list, the lines of a servers file), with
+ * duplicates (same name) removed as `normalizeServers` does: the last one's fields win, at
+ * the place of the first. `balance first` services run in this order; every other service
+ * gets `inNameOrder` of it.
+ */
+export function dedupServers(servers: readonly Server[]): Server[] {
+  const byName = new Map<string, Server>();
+  for (const s of servers) byName.set(serverName(s), s);
+  return byName.size === servers.length ? [...servers] : [...byName.values()];
+}
+
+const nameOrdered = new WeakMap<readonly Server[], Server[]>();
+
+/**
+ * `normalizeServers` of a list, the same array when it already is (ZooKeeper, DNS) and
+ * one cached array per input otherwise, so an untouched list keeps its identity.
+ */
+export function inNameOrder(servers: Server[]): Server[] {
+  let inOrder = true;
+  for (let i = 1; i < servers.length && inOrder; i++) inOrder = serverName(servers[i - 1]) < serverName(servers[i]);
+  if (inOrder) return servers;
+  let sorted = nameOrdered.get(servers);
+  if (!sorted) nameOrdered.set(servers, (sorted = normalizeServers(servers)));
+  return sorted;
+}
+
+/**
+ * The HAProxy server `id` of the server at `index` of a `balance first` service (which
+ * picks the lowest id first). Spaced, so a server added at runtime between two others can
+ * get an id between theirs without a reload.
+ */
+export const SERVER_ID_STEP = 10;
+export function serverIdAt(index: number): number {
+  return (index + 1) * SERVER_ID_STEP;
+}
+
 export function sameServers(a: readonly Server[], b: readonly Server[]): boolean {
   if (a.length !== b.length) return false;
   return a.every((s, i) => s.address === b[i].address && s.port === b[i].port && s.weight === b[i].weight && s.name === b[i].name && !s.backup === !b[i].backup && s.admin === b[i].admin);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { configText, port, formatIssues } from './fields';
-import { compileProxyOptions, proxyOptionKeys, type ProxyOptions } from './proxy-options';
+import { balancesFirst, compileProxyOptions, proxyOptionKeys, type ProxyOptions } from './proxy-options';
 import { matchSchema, type Match } from './routing';
 
 /** What one service blob asks for, validated. Watcher-specific keys stay in `watcher`. */
@@ -135,6 +135,12 @@ export interface ListenSpec {
   serverOptions: string[];
   mode?: 'tcp' | 'http';
   match?: Match;
+  /**
+   * `balance first`: the servers keep the order the source declared them in (a static
+   * list, a servers file; ZooKeeper and DNS report name order) and each gets `id` N in
+   * that order. Otherwise servers run sorted by name. Follows from `listenOptions`.
+   */
+  declaredOrder?: true;
 }
 
 export function listenSpecOf(def: ServiceDefinition): ListenSpec {
@@ -144,6 +150,7 @@ export function listenSpecOf(def: ServiceDefinition): ListenSpec {
     serverOptions: def.serverOptions,
     ...(def.mode !== undefined && { mode: def.mode }),
     ...(def.match !== undefined && { match: def.match }),
+    ...(balancesFirst(def.listenOptions) && { declaredOrder: true as const }),
   };
 }
 

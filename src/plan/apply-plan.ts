@@ -1,6 +1,6 @@
 import type { DesiredService } from '../model/desired';
 import { describeChanges, listenKey, reloadReason, type ChangeSummary, type ReloadReason } from '../model/changes';
-import { sameServers, serverName } from '../model/server';
+import { sameServers, serverName, type Server } from '../model/server';
 
 /**
  * How one service differs from what HAProxy runs, and the cheapest safe path to bring it
@@ -39,7 +39,22 @@ export function pathOf({ running, desired, runtimeEnabled, refused }: PathInput)
   const before = new Map(running.servers.map((s) => [serverName(s), s.backup === true]));
   const flipped = desired.servers.filter((s) => before.has(serverName(s)) && before.get(serverName(s)) !== (s.backup === true)).map((s) => serverName(s));
   if (flipped.length) return { path: 'reload', change: 'fallback', reason: `backup flag changed for ${flipped.join(', ')} (not changeable at runtime)` };
+  // `balance first` follows server ids, fixed once a server runs: servers that stay must stay in order.
+  if (desired.listen.declaredOrder && reordered(running.servers, desired.servers)) return { path: 'reload', change: 'fallback', reason: 'server order changed for balance first' };
   return { path: 'runtime' };
+}
+
+/** Whether the servers in both lists come in another order in `after` than in `before`. */
+function reordered(before: readonly Server[], after: readonly Server[]): boolean {
+  const position = new Map(before.map((s, i) => [serverName(s), i]));
+  let last = -1;
+  for (const s of after) {
+    const i = position.get(serverName(s));
+    if (i === undefined) continue;
+    if (i < last) return true;
+    last = i;
+  }
+  return false;
 }
 
 export type ReloadPath = Extract<ServicePath, { path: 'reload' }>;

@@ -1,4 +1,5 @@
 import type { ActualServer } from '../model/actual';
+import { SERVER_ID_STEP, serverIdAt } from '../model/server';
 
 /** A server as it should run: `address` is always an IP literal here. */
 export interface DesiredServer {
@@ -16,6 +17,12 @@ export interface RuntimeService {
   name: string;
   servers: readonly DesiredServer[];
   serverOptions: readonly string[];
+  /**
+   * `balance first`: `servers` are in the declared order, which HAProxy follows by server
+   * id. Kept servers must already run in that order and a new one is added with an id
+   * between its neighbours'; when neither can be, the service needs a reload.
+   */
+  ordered?: boolean;
 }
 
 export type CommandOp = 'add' | 'enable-health' | 'enable-agent' | 'addr' | 'weight' | 'ready' | 'drain' | 'maint' | 'del';
@@ -76,12 +83,70 @@ export function planRuntime(input: PlanInput): RuntimePlan {
       plan.reload.push({ service: svc.name, reason: `backend ${svc.name} is not in HAProxy` });
       continue;
     }
-    planService(svc, actual, input, plan);
+    const ids = svc.ordered ? idsInOrder(svc, actual) : undefined;
+    if (ids && !ids.ok) {
+      plan.reload.push({ service: svc.name, reason: ids.reason });
+      continue;
+    }
+    planService(svc, actual, input, plan, ids?.ids);
   }
   return plan;
 }
 
-function planService(svc: RuntimeService, actual: readonly ActualServer[], input: PlanInput, plan: RuntimePlan): void {
+/**
+ * For a `balance first` service: the id each new server is added with, so that the ids
+ * follow the declared order. Each new server gets the id the config would render
+ * (`serverIdAt`) when it fits between its running neighbours and is free, else a free id
+ * between them. Fails when the kept servers run in another order, or no id is free.
+ */
+export function idsInOrder(svc: RuntimeService, actual: readonly ActualServer[]): { ok: true; ids: Map<string, number> } | { ok: false; reason: string } {
+  const running = new Map(actual.map((a) => [a.name, a.id]));
+  // Every id HAProxy holds stays taken in this batch: deletes come after the adds.
+  const taken = new Set(actual.map((a) => a.id).filter((id): id is number => id !== undefined));
+  const ids = new Map<string, number>();
+  const kept = svc.servers.filter((s) => running.has(s.name));
+  for (let i = 1; i < kept.length; i++) {
+    const [a, b] = [running.get(kept[i - 1].name), running.get(kept[i].name)];
+    if (a === undefined || b === undefined || a >= b) return { ok: false, reason: `server order changed for balance first (${kept[i - 1].name} must come before ${kept[i].name})` };
+  }
+  // The id of the next running server after each position (Infinity: none follows).
+  const after: number[] = new Array<number>(svc.servers.length);
+  for (let i = svc.servers.length - 1, hi = Infinity; i >= 0; i--) {
+    after[i] = hi;
+    hi = running.get(svc.servers[i].name) ?? hi;
+  }
+  let top = 0;
+  for (const id of taken) top = Math.max(top, id);
+  let lo = 0;
+  let failed: string | undefined;
+  for (let i = 0; i < svc.servers.length && !failed; i++) {
+    const s = svc.servers[i];
+    if (running.has(s.name)) {
+      lo = running.get(s.name) ?? lo;
+      continue;
+    }
+    const hi = after[i];
+    const fits = (id: number) => id > lo && id < hi && !taken.has(id);
+    let id: number | undefined;
+    if (fits(serverIdAt(i))) id = serverIdAt(i);
+    else if (hi === Infinity) id = Math.max(lo, top) + SERVER_ID_STEP;
+    else {
+      const mid = Math.floor((lo + hi) / 2);
+      if (fits(mid)) id = mid;
+      else for (let x = lo + 1; x < hi && id === undefined; x++) if (fits(x)) id = x;
+    }
+    if (id === undefined) failed = `server order for balance first: no free server id between ${lo} and ${hi} for ${s.name}`;
+    else {
+      ids.set(s.name, id);
+      taken.add(id);
+      top = Math.max(top, id);
+      lo = id;
+    }
+  }
+  return failed ? { ok: false, reason: failed } : { ok: true, ids };
+}
+
+function planService(svc: RuntimeService, actual: readonly ActualServer[], input: PlanInput, plan: RuntimePlan, ids?: ReadonlyMap<string, number>): void {
   const b = svc.name;
   const change: ServiceChange = { service: b, added: [], removed: [], changed: [], returning: [] };
   const cmd = (server: string, op: CommandOp, command: string) => plan.commands.push({ service: b, server, op, command });
@@ -97,7 +162,8 @@ function planService(svc: RuntimeService, actual: readonly ActualServer[], input
     const a = have.get(d.name);
     const id = `${b}/${d.name}`;
     if (!a) {
-      cmd(d.name, 'add', ['add server', id, `${d.address}:${d.port}`, ...addOptions, 'weight', String(d.weight), ...(d.backup ? ['backup'] : [])].join(' '));
+      const srvId = ids?.get(d.name);
+      cmd(d.name, 'add', ['add server', id, `${d.address}:${d.port}`, ...addOptions, 'weight', String(d.weight), ...(d.backup ? ['backup'] : []), ...(srvId !== undefined ? ['id', String(srvId)] : [])].join(' '));
       // Dynamic servers start with checks disabled, whatever the options say.
       if (checks) cmd(d.name, 'enable-health', `enable health ${id}`);
       if (agent) cmd(d.name, 'enable-agent', `enable agent ${id}`);

@@ -38,6 +38,7 @@ export class IncrementalRenderer {
       hardStopAfter: h.hard_stop_after,
       global: h.global,
       defaults: h.defaults,
+      prometheusListen: h.prometheus_listen,
     };
     return new IncrementalRenderer(loadTemplates(h.template_dir), settings);
   }

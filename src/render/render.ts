@@ -1,5 +1,5 @@
 import type { DesiredService } from '../model/desired';
-import { serverAddress, serverName } from '../model/server';
+import { serverAddress, serverIdAt, serverName } from '../model/server';
 import type { CompiledTemplates } from './templates';
 import { sharedFrontend, type SharedFrontend } from '../model/routing';
 
@@ -13,10 +13,13 @@ export interface RenderSettings {
   defaults: readonly string[];
   /** The account HAProxy drops to after binding, if any. */
   runAs?: { user: string; group: string };
+  /** haproxy.prometheus_listen: IP:port of a frontend serving HAProxy's Prometheus exporter. */
+  prometheusListen?: string;
 }
 
 export interface RenderContext {
   run_as?: { user: string; group: string };
+  prometheus_listen?: string;
   socket_path: string;
   state_file: string;
   hard_stop_after: string;
@@ -31,7 +34,17 @@ export interface RenderContext {
     /** Behind a shared frontend: rendered as a `backend`, not a `listen` section. */
     shared: boolean;
     listen_options: readonly string[];
-    servers: Array<{ name: string; address: string; weight: number | null; backup: boolean; options: string }>;
+    servers: Array<{
+      name: string;
+      address: string;
+      weight: number | null;
+      backup: boolean;
+      /** An operator's maint: HAProxy starts the server in maintenance, before it takes traffic. */
+      disabled: boolean;
+      options: string;
+      /** `balance first` only: the server's `id`, in the declared order (HAProxy picks the lowest first). */
+      id?: number;
+    }>;
   }>;
 }
 
@@ -63,6 +76,7 @@ export function headContext(settings: RenderSettings, shared: ReadonlyMap<number
     state_file: settings.stateFile,
     hard_stop_after: settings.hardStopAfter,
     run_as: settings.runAs,
+    prometheus_listen: settings.prometheusListen,
     global: settings.global,
     defaults: settings.defaults,
     services: [],
@@ -77,12 +91,14 @@ export function serviceContext(settings: RenderSettings, s: DesiredService, shar
     bind: `${settings.bindAddress}:${s.listen.port}`,
     shared,
     listen_options: s.listen.listenOptions,
-    servers: s.servers.map((srv) => ({
+    servers: s.servers.map((srv, i) => ({
       name: serverName(srv),
       address: serverAddress(srv),
       weight: srv.weight ?? null,
       backup: srv.backup === true,
+      disabled: srv.admin === 'maint',
       options,
+      ...(s.listen.declaredOrder && { id: serverIdAt(i) }),
     })),
   };
 }

@@ -25,7 +25,7 @@ export class Quiescence {
   private flushAgain = false;
 
   constructor(
-    private readonly opts: QuiescenceOptions,
+    private opts: QuiescenceOptions,
     private readonly fire: () => Promise<void>,
     private readonly now: () => number = () => Date.now(),
     /** A failed `fire` is reported here; the timer keeps working. */
@@ -41,6 +41,11 @@ export class Quiescence {
     const now = this.now();
     this.firstAt ??= now;
     this.schedule(now);
+  }
+
+  /** New timings (SIGHUP): they apply from the next trigger. */
+  configure(opts: QuiescenceOptions): void {
+    this.opts = { ...opts, random: this.opts.random };
   }
 
   /** Runs now (after a run in progress), skipping the quiet period. */

@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { normalizeServers, parseServerSpec, type ParseResult, type Server } from '../model/server';
+import { dedupServers, normalizeServers, parseServerSpec, type ParseResult, type Server } from '../model/server';
 import { dirWatches, jittered, SAFETY_NET_MS, type DirWatchRegistry } from '../util/dir-watch';
 import { readCapped, statSignature } from '../util/read-capped';
 import type { Watcher, WatcherContext, WatcherType } from './watcher';
@@ -12,8 +12,11 @@ const MISSING = 'missing';
 
 const isMissing = (err: NodeJS.ErrnoException) => err.code === 'ENOENT' || err.code === 'ENOTDIR';
 
-/** Parses a servers file: one `host:port [weight]` per line, `#` comments, blank lines ignored. */
-export function parseServersFile(text: string, label: string): ParseResult<Server[]> {
+/**
+ * Parses a servers file: one `host:port [weight]` per line, `#` comments, blank lines ignored.
+ * Sorted by name, or in line order with `order: 'declared'` (the watcher: `balance first` follows it).
+ */
+export function parseServersFile(text: string, label: string, order: 'name' | 'declared' = 'name'): ParseResult<Server[]> {
   const servers: Server[] = [];
   const errors: string[] = [];
   text.split(/\r?\n/).forEach((raw, i) => {
@@ -25,7 +28,7 @@ export function parseServersFile(text: string, label: string): ParseResult<Serve
   });
   // One bad line rejects the whole read: a half-written file must not shrink a backend.
   if (errors.length) return { ok: false, error: errors.slice(0, 5).join('; ') + (errors.length > 5 ? ` (+${errors.length - 5} more)` : '') };
-  return { ok: true, value: normalizeServers(servers) };
+  return { ok: true, value: order === 'declared' ? dedupServers(servers) : normalizeServers(servers) };
 }
 
 /** `"file": "servers.txt"`: a file of `host:port [weight]` lines, re-read whenever it changes. */
@@ -151,7 +154,7 @@ export class ServersFileWatcher implements Watcher {
     }
     if (text === this.last) return;
     this.last = text;
-    const parsed = parseServersFile(text, path);
+    const parsed = parseServersFile(text, path, 'declared');
     if (parsed.ok) {
       this.lastError = undefined;
       ctx.onUpdate(parsed.value);

@@ -37,6 +37,7 @@ export const zookeeperWatcher: WatcherType = {
                 ctx.log.warn({ event: 'instance_invalid', service: ctx.service, znode: `${path}/${name}`, error: decoded.error }, 'instance skipped');
               }
             }
+            // Children have no meaningful order: name order, for `balance first` too.
             ctx.onUpdate(normalizeServers(servers));
           },
           onError: (message) => ctx.onError(`zookeeper ${server}: ${message}; keeping the previous servers`),

@@ -1,9 +1,12 @@
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { AgentFixture } from '../support/agent';
 import { startBackends, type Backends } from '../support/backends';
 import { freePort, sample } from '../support/net';
 
 const TOKEN = 'privileges-secret-token-0123456789';
+const READ_TOKEN = 'privileges-read-token-0123456789';
+const ADMIN_TOKEN = 'privileges-admin-token-0123456789';
 
 /** Real and effective uid and gid of a process (Linux /proc). */
 function ids(pid: number): { uid: number[]; gid: number[] } {
@@ -31,13 +34,15 @@ describe('least privilege', () => {
     const [port, apiPort] = [await freePort(), await freePort()];
     agent = new AgentFixture({
       services: { web: { type: 'static', port, servers: [`127.0.0.1:${backends.ports[0]}`] } },
-      extraYaml: `api:\n  listen: "127.0.0.1:${apiPort}"\n  token_env: PM_TEST_TOKEN`,
+      extraYaml: `api:\n  listen: "127.0.0.1:${apiPort}"\n  token_env: PM_TEST_TOKEN\n  tokens:\n    - {name: viewer, token_file: viewer.token, role: read}\n    - {name: deploy, token_env: PM_TEST_ADMIN, role: admin}`,
     });
-    process.env.PM_TEST_TOKEN = TOKEN;
+    writeFileSync(join(agent.dir, 'viewer.token'), `${READ_TOKEN}\n`, { mode: 0o600 });
+    Object.assign(process.env, { PM_TEST_TOKEN: TOKEN, PM_TEST_ADMIN: ADMIN_TOKEN });
     try {
       await agent.start();
     } finally {
       delete process.env.PM_TEST_TOKEN;
+      delete process.env.PM_TEST_ADMIN;
     }
     await agent.waitLog((l) => l.event === 'api_listening');
     expect(await sample(port, 2)).toEqual(new Set([backends.id(backends.ports[0])]));
@@ -65,11 +70,19 @@ describe('least privilege', () => {
     expect(await refused.text()).not.toContain(TOKEN);
     const ok = await fetch(`http://127.0.0.1:${apiPort}${path}`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body: '{"weight": 5}' });
     expect(ok.status).toBe(200);
+    // Named tokens too: a read token refused (403), an admin writing a service; each call one audit line, by name.
+    const viewer = await fetch(`http://127.0.0.1:${apiPort}${path}`, { method: 'POST', headers: { authorization: `Bearer ${READ_TOKEN}` }, body: '{"weight": 6}' });
+    expect(viewer.status).toBe(403);
+    expect(await viewer.text()).not.toContain(READ_TOKEN);
+    const put = await fetch(`http://127.0.0.1:${apiPort}/api/services/extra`, { method: 'PUT', headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, body: JSON.stringify({ type: 'static', port: await freePort(), servers: [`127.0.0.1:${backends.ports[0]}`] }) });
+    expect(put.status).toBe(201);
+    await agent.waitLog((l) => l.event === 'audit' && l.token === 'deploy');
+    expect(agent.events('audit').map((l) => [l.token, l.status])).toEqual([[null, 401], ['default', 200], ['viewer', 403], ['deploy', 201]]);
     const from = agent.mark();
     agent.writeService('other', { type: 'static', port: await freePort(), servers: [`127.0.0.1:${backends.ports[0]}`] });
     await agent.waitLog((l) => l.event === 'reload', 5000, from);
     const everything = [...agent.logs.map((l) => JSON.stringify(l)), ...agent.stderr].join('\n');
     expect(everything.length).toBeGreaterThan(1000);
-    expect(everything).not.toContain(TOKEN);
+    for (const t of [TOKEN, READ_TOKEN, ADMIN_TOKEN]) expect(everything).not.toContain(t);
   });
 });

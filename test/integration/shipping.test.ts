@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { parseConfig } from '../../src/config/load';
 import { ROOT } from '../support/agent';
 
 function run(cmd: string, args: string[], cwd: string, timeout = 120_000): Promise<{ code: number; out: string }> {
@@ -22,25 +23,31 @@ describe('shipping', () => {
     return d;
   };
 
-  test('npm pack, installed into an empty directory, runs: --version and check on the shipped example', async () => {
+  test('README\'s install: npm pack, then npm install -g ./proxymgr-<version>.tgz (into an empty prefix) runs: --version and check on the shipped example', async () => {
     const out = tmp();
+    const version = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version as string;
+    // README's Installing section says exactly this (the prefix aside).
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    expect(readme).toContain('npm pack');
+    expect(readme).toContain('npm install -g ./proxymgr-<version>.tgz');
     // dist/ is fresh (the integration setup built it); prepack would build it again.
     const pack = await run('npm', ['pack', '--ignore-scripts', '--pack-destination', out], ROOT);
     expect(pack.code).toBe(0);
-    const tarball = join(out, pack.out.trim().split('\n').filter((l) => l.endsWith('.tgz')).pop()!);
-    const app = tmp();
-    writeFileSync(join(app, 'package.json'), '{"name": "pack-test", "private": true}\n');
-    const install = await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball], app);
+    const name = pack.out.trim().split('\n').filter((l) => l.endsWith('.tgz')).pop()!;
+    expect(name).toBe(`proxymgr-${version}.tgz`);
+    // A global install, as the README says; --prefix keeps it in an empty directory.
+    const prefix = tmp();
+    const install = await run('npm', ['install', '-g', '--prefix', prefix, '--no-audit', '--no-fund', '--prefer-offline', `./${name}`], out);
     expect(install).toMatchObject({ code: 0 });
-    const bin = join(app, 'node_modules', '.bin', 'proxymgr');
-    const version = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version as string;
-    expect((await run(bin, ['--version'], app)).out.trim()).toBe(version);
-    const check = await run(bin, ['check', '-c', join(app, 'node_modules', 'proxymgr', 'proxymgr.example.yml')], app);
+    const bin = join(prefix, 'bin', 'proxymgr');
+    const pkg = join(prefix, 'lib', 'node_modules', 'proxymgr');
+    expect((await run(bin, ['--version'], prefix)).out.trim()).toBe(version);
+    const check = await run(bin, ['check', '-c', join(pkg, 'proxymgr.example.yml')], prefix);
     expect(check.out).toMatch(/all good/);
     expect(check.code).toBe(0);
     // The dashboard, the templates and the contrib files are in the package.
-    for (const f of ['web/index.html', 'templates/haproxy.cfg.hbs', 'contrib/proxymgr.service', 'contrib/check_proxymgr']) {
-      expect(readFileSync(join(app, 'node_modules', 'proxymgr', f), 'utf8').length).toBeGreaterThan(0);
+    for (const f of ['web/index.html', 'templates/haproxy.cfg.hbs', 'templates/partials/prometheus.hbs', 'contrib/proxymgr.service', 'contrib/check_proxymgr']) {
+      expect(readFileSync(join(pkg, f), 'utf8').length).toBeGreaterThan(0);
     }
   }, 180_000);
 
@@ -54,7 +61,37 @@ describe('shipping', () => {
     const text = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
     for (const dir of ['templates', 'web', 'dist', 'node_modules']) expect(text).toMatch(new RegExp(`^COPY .*\\b${dir}\\b`, 'm'));
     expect(text).toMatch(/^USER node$/m);
-    expect(text).toMatch(/^HEALTHCHECK .*\n\s+CMD .*\/status/m);
+    expect(text).toMatch(/^HEALTHCHECK .*\n\s+CMD .*\/readyz'\)\.then\(r=>process\.exit\(r\.status===200\?0:1\)/m);
+  });
+
+  test('the image creates, for the node user, every directory its default paths write to', () => {
+    // The runtime stage, up to USER node, with line continuations joined.
+    const text = readFileSync(join(ROOT, 'Dockerfile'), 'utf8').replace(/\\\n/g, ' ');
+    const stage = text.slice(text.lastIndexOf('\nFROM '));
+    const beforeUser = stage.slice(0, stage.search(/^USER node$/m));
+    const words = (re: RegExp) => [...beforeUser.matchAll(re)].flatMap((m) => m[1].trim().split(/\s+/));
+    const made = words(/mkdir -p ((?:\/\S+\s*)+)/g);
+    const owned = words(/chown (?:-R )?node:node ((?:\/\S+\s*)+)/g);
+    const workdir = /^WORKDIR (\S+)$/m.exec(stage)![1];
+    const writes = (yml: string, file: string) => {
+      // Every file the agent or HAProxy writes: haproxy.*_path and haproxy.*_file (the binary's `path` aside).
+      const h = parseConfig(yml, file).haproxy as Record<string, unknown>;
+      const files = Object.entries(h).filter(([k, v]) => /_(path|file)$/.test(k) && typeof v === 'string');
+      expect(files.map(([k]) => k)).toEqual(expect.arrayContaining(['config_path', 'socket_path', 'state_file']));
+      return files.map(([, p]) => dirname(p as string));
+    };
+    // CMD's proxymgr.yml (mounted) with the default paths, and the shipped example (run/ beside it).
+    const cmdConfig = /^CMD \[.*"-c", "([^"]+)"\]$/m.exec(stage)![1];
+    const example = join(workdir, 'proxymgr.example.yml');
+    const dirs = new Set([
+      ...writes('service_config: {type: file, path: services}\n', cmdConfig),
+      ...writes(readFileSync(join(ROOT, 'proxymgr.example.yml'), 'utf8'), example),
+    ]);
+    expect([...dirs].sort()).toEqual(['/etc/haproxy', '/opt/proxymgr/run', '/run/proxymgr']);
+    for (const d of dirs) {
+      expect([d, made.includes(d)]).toEqual([d, true]);
+      expect([d, owned.includes(d)]).toEqual([d, true]);
+    }
   });
 
   test('the systemd unit passes systemd-analyze verify (which does flag a bad one)', async () => {

@@ -31,6 +31,7 @@ describe('parseConfig', () => {
         ready_timeout_ms: 10000,
         stop_timeout_ms: 10000,
         state_file: '/etc/haproxy/server-state',
+        overrides_file: '/run/proxymgr/overrides.json',
       },
       reload: { quiet_ms: 100, max_wait_ms: 1000, min_interval_ms: 1000, jitter_ms: 250 },
       runtime: { enabled: true, drain_ms: 0, drift_interval_ms: 10000, timeout_ms: 5000 },

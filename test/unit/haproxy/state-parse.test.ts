@@ -16,6 +16,7 @@ const line = (name: string, addr: string, port: number, opts: { op?: number; adm
 const server = (over: Partial<ActualServer>): ActualServer => ({
   backend: 'web',
   name: 'a',
+  id: 1,
   address: '127.0.0.1',
   port: 9001,
   weight: 1,
@@ -38,7 +39,7 @@ describe('parseServersState', () => {
     ].join('\n');
     expect(parseServersState(text)).toEqual([
       server({ name: 'a', address: '127.0.0.1', port: 9001, weight: 1, initialWeight: 1, opState: 2, adminState: 0 }),
-      server({ name: 'b', address: '127.0.0.2', port: 9002, weight: 5, initialWeight: 1, opState: 0, adminState: 1, maint: true }),
+      server({ name: 'b', id: 2, address: '127.0.0.2', port: 9002, weight: 5, initialWeight: 1, opState: 0, adminState: 1, maint: true }),
     ]);
   });
 
@@ -94,7 +95,7 @@ describe('parseServersState', () => {
   test('columns are found by header name, not position', () => {
     const header = '# be_id srv_name srv_port srv_addr be_name srv_op_state srv_admin_state srv_uweight srv_iweight';
     const text = ['1', header, '7 a 8080 10.1.1.1 web 2 8 4 2', ''].join('\n');
-    expect(parseServersState(text)).toEqual([server({ address: '10.1.1.1', port: 8080, weight: 4, initialWeight: 2, adminState: 8, drain: true })]);
+    expect(parseServersState(text)).toEqual([server({ id: undefined, address: '10.1.1.1', port: 8080, weight: 4, initialWeight: 2, adminState: 8, drain: true })]);
   });
 
   test('short lines and comment lines after the header are skipped', () => {

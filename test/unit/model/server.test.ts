@@ -1,4 +1,7 @@
-import { isValidHost, normalizeServers, parseServerSpec, sameServers, serverName, type Server } from '../../../src/model/server';
+import { dedupServers, inNameOrder, isValidHost, normalizeServers, parseServerSpec, sameServers, serverIdAt, serverName, type Server } from '../../../src/model/server';
+import { balancesFirst } from '../../../src/model/proxy-options';
+import { listenSpecOf, parseServiceDefinition } from '../../../src/model/service';
+import { WATCHER_SCHEMAS } from '../../../src/watchers';
 
 describe('parseServerSpec', () => {
   test.each<[string, Server]>([
@@ -87,6 +90,53 @@ describe('normalizeServers', () => {
     const input: Server[] = [{ address: 'b', port: 1 }, { address: 'a', port: 1 }];
     normalizeServers(input);
     expect(input.map((s) => s.address)).toEqual(['b', 'a']);
+  });
+});
+
+describe('declared order (balance first)', () => {
+  const c = { address: '10.0.0.3', port: 80 };
+  const b = { address: '10.0.0.2', port: 80 };
+  const a = { address: '10.0.0.1', port: 80 };
+
+  test('dedupServers keeps the declared order; a duplicate keeps the first place and the last fields', () => {
+    expect(dedupServers([c, b, a])).toEqual([c, b, a]);
+    expect(dedupServers([c, { ...a, weight: 1 }, b, { ...a, weight: 9 }])).toEqual([c, { ...a, weight: 9 }, b]);
+  });
+
+  test('inNameOrder: the same array when already sorted, else one cached sorted copy', () => {
+    const sorted = [a, b, c];
+    expect(inNameOrder(sorted)).toBe(sorted);
+    const declared = [c, b, a];
+    expect(inNameOrder(declared)).toEqual([a, b, c]);
+    expect(inNameOrder(declared)).toBe(inNameOrder(declared));
+    expect(declared).toEqual([c, b, a]);
+  });
+
+  test('server ids are spaced so a runtime add fits between two', () => {
+    expect([0, 1, 2].map(serverIdAt)).toEqual([10, 20, 30]);
+  });
+
+  test.each<[string[], boolean]>([
+    [['balance first'], true],
+    [['mode http', '  balance   first'], true],
+    [['balance first', 'balance roundrobin'], false],
+    [['balance roundrobin', 'balance first'], true],
+    [['balance firstx'], false],
+    [[], false],
+  ])('balancesFirst(%j) = %s (the last balance line wins)', (lines, expected) => {
+    expect(balancesFirst(lines)).toBe(expected);
+  });
+
+  test('the listen spec of a balance first service asks for the declared order', () => {
+    const parse = (blob: object) => {
+      const r = parseServiceDefinition('web', { type: 'static', port: 8080, servers: ['10.0.0.1:80'], ...blob }, WATCHER_SCHEMAS);
+      if (!r.ok) throw new Error(r.errors.join('; '));
+      return listenSpecOf(r.service);
+    };
+    expect(parse({ balance: 'first' }).declaredOrder).toBe(true);
+    expect(parse({ listen_options: ['balance first'] }).declaredOrder).toBe(true);
+    expect(parse({ balance: 'roundrobin' })).not.toHaveProperty('declaredOrder');
+    expect(parse({})).not.toHaveProperty('declaredOrder');
   });
 });
 

@@ -12,6 +12,8 @@ const svc = (name: string, servers: Server[], listen: Partial<DesiredService['li
 });
 
 const two = [srv(1), srv(2)];
+/** A `balance first` service (its servers in declared order). */
+const first = (servers: Server[]) => svc('web', servers, { listenOptions: ['balance first'], declaredOrder: true });
 const web = svc('web', two);
 
 describe('pathOf: the path of one service', () => {
@@ -42,6 +44,25 @@ describe('pathOf: the path of one service', () => {
     ['the runtime API refused it earlier', web, svc('web', [srv(1)]), { refused: 'add server: no' }, { path: 'reload', change: 'fallback', reason: 'add server: no' }],
     ['refused earlier, same servers now: still waits for the reload', web, web, { refused: 'add server: no' }, { path: 'reload', change: 'fallback', reason: 'add server: no' }],
     ['reconfigured and refused: reconfigured wins', web, svc('web', two, { port: 1 }), { refused: 'x' }, { path: 'reload', change: 'reconfigured' }],
+    // `balance first` follows the declared order, by server id, fixed once a server runs.
+    ['balance first: a server appended', first([srv(3), srv(1)]), first([srv(3), srv(1), srv(2)]), {}, { path: 'runtime' }],
+    ['balance first: a server added in the middle (the planner finds it an id between)', first([srv(3), srv(1)]), first([srv(3), srv(2), srv(1)]), {}, { path: 'runtime' }],
+    ['balance first: a server removed', first([srv(3), srv(2), srv(1)]), first([srv(3), srv(1)]), {}, { path: 'runtime' }],
+    [
+      'balance first: two running servers swap places',
+      first([srv(3), srv(1)]),
+      first([srv(1), srv(3)]),
+      {},
+      { path: 'reload', change: 'fallback', reason: 'server order changed for balance first' },
+    ],
+    [
+      'balance first: swapped while another is added',
+      first([srv(3), srv(2), srv(1)]),
+      first([srv(4), srv(2), srv(3), srv(1)]),
+      {},
+      { path: 'reload', change: 'fallback', reason: 'server order changed for balance first' },
+    ],
+    ['other balance algorithms: order is not looked at', web, svc('web', [srv(2), srv(1)]), {}, { path: 'runtime' }],
   ];
   test.each(cases)('%s', (_label, running, desired, opts, expected) => {
     expect(pathOf({ running, desired, runtimeEnabled: opts.runtimeEnabled ?? true, refused: opts.refused })).toEqual(expected);

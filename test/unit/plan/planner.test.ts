@@ -46,6 +46,8 @@ function svc(name: string, servers: DesiredServer[], serverOptions: string[] = [
 }
 
 const web = (servers: DesiredServer[], serverOptions: string[] = []) => svc('web', servers, serverOptions);
+/** A `balance first` service: `servers` in the declared order. */
+const first = (servers: DesiredServer[]): RuntimeService => ({ ...svc('web', servers), ordered: true });
 
 const change = (over: Partial<ServiceChange>, service = 'web'): ServiceChange => ({
   service,
@@ -503,6 +505,75 @@ const cases: Case[] = [
       draining: { [`web/${A}`]: NOW - 3_000, [`api/${A}`]: NOW },
       nextDueMs: 7_000,
     },
+  },
+
+  // --- balance first: HAProxy takes the lowest server id first; ids follow the declared order.
+  {
+    name: 'balance first: new servers get ids in the declared order (C, B, A)',
+    services: [first([want(C), want(B), want(A)])],
+    actual: { web: [] },
+    expect: {
+      commands: [
+        `add server web/${C} 10.0.0.3:80 weight 1 id 10`,
+        `set server web/${C} state ready`,
+        `add server web/${B} 10.0.0.2:80 weight 1 id 20`,
+        `set server web/${B} state ready`,
+        `add server web/${A} 10.0.0.1:80 weight 1 id 30`,
+        `set server web/${A} state ready`,
+      ],
+      changes: [change({ added: [C, B, A] })],
+    },
+  },
+  {
+    name: 'balance first: an appended server gets the id the config renders',
+    services: [first([want(C), want(A), want('10.0.0.4:80')])],
+    actual: { web: [have(C, { id: 10 }), have(A, { id: 20 })] },
+    expect: {
+      commands: ['add server web/10.0.0.4:80 10.0.0.4:80 weight 1 id 30', 'set server web/10.0.0.4:80 state ready'],
+      changes: [change({ added: ['10.0.0.4:80'] })],
+    },
+  },
+  {
+    name: 'balance first: a server added in the middle gets an id between its neighbours',
+    services: [first([want(C), want(B), want(A)])],
+    actual: { web: [have(C, { id: 10 }), have(A, { id: 20 })] },
+    expect: {
+      commands: [`add server web/${B} 10.0.0.2:80 weight 1 id 15`, `set server web/${B} state ready`],
+      changes: [change({ added: [B] })],
+    },
+  },
+  {
+    name: 'balance first: an id still held by a leaving server is not reused',
+    services: [first([want(C), want(A)])],
+    actual: { web: [have(C, { id: 10 }), have(B, { id: 20 })] },
+    expect: {
+      commands: [`add server web/${A} 10.0.0.1:80 weight 1 id 30`, `set server web/${A} state ready`, `set server web/${B} state maint`, `del server web/${B}`],
+      changes: [change({ added: [A], removed: [B] })],
+    },
+  },
+  {
+    name: 'balance first: no free id between the neighbours: reload',
+    services: [first([want(C), want(B), want(A)])],
+    actual: { web: [have(C, { id: 10 }), have(A, { id: 11 })] },
+    expect: { commands: [], reload: [{ service: 'web', reason: `server order for balance first: no free server id between 10 and 11 for ${B}` }] },
+  },
+  {
+    name: 'balance first: running servers in another order than declared: reload',
+    services: [first([want(C), want(A)])],
+    actual: { web: [have(A, { id: 10 }), have(C, { id: 20 })] },
+    expect: { commands: [], reload: [{ service: 'web', reason: `server order changed for balance first (${C} must come before ${A})` }] },
+  },
+  {
+    name: 'balance first: in order and in line: nothing to do',
+    services: [first([want(C), want(B), want(A)])],
+    actual: { web: [have(C, { id: 10 }), have(B, { id: 15 }), have(A, { id: 20 })] },
+    expect: { commands: [] },
+  },
+  {
+    name: 'other algorithms: ids are neither given nor checked',
+    services: [web([want(C), want(A), want(B)])],
+    actual: { web: [have(A, { id: 2 }), have(C, { id: 1 })] },
+    expect: { commands: [`add server web/${B} 10.0.0.2:80 weight 1`, `set server web/${B} state ready`], changes: [change({ added: [B] })] },
   },
 ];
 

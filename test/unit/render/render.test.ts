@@ -90,6 +90,26 @@ describe('loadTemplates + renderConfig', () => {
   });
 });
 
+describe('balance first', () => {
+  test('servers keep the given order and get ids in it; other services get none', () => {
+    const t = loadTemplates(SHIPPED_TEMPLATE_DIR);
+    const first: DesiredService = {
+      name: 'first',
+      listen: { port: 7000, listenOptions: ['balance first'], serverOptions: [], declaredOrder: true },
+      servers: [
+        { address: '10.0.0.3', port: 80 },
+        { address: '10.0.0.2', port: 80, weight: 2 },
+        { address: '10.0.0.1', port: 80, backup: true },
+      ],
+    };
+    const out = renderConfig(t, settings, [first, ...services]);
+    expect(out).toContain(
+      ['    server 10.0.0.3:80 10.0.0.3:80 id 10', '    server 10.0.0.2:80 10.0.0.2:80 weight 2 id 20', '    server 10.0.0.1:80 10.0.0.1:80 backup id 30'].join('\n'),
+    );
+    expect(out.split('\n').filter((l) => / id \d+/.test(l))).toHaveLength(3);
+  });
+});
+
 describe('loadTemplates with an override dir', () => {
   let dir: string;
   beforeEach(() => {

@@ -33,6 +33,18 @@ describe('parseServersFile', () => {
     });
   });
 
+  test("in line order with 'declared' (what the watcher reports; balance first follows it)", () => {
+    const text = ['10.0.0.3:80', '10.0.0.1:80 5', '10.0.0.2:80', '10.0.0.3:80 7'].join('\n');
+    expect(parseServersFile(text, 'f', 'declared')).toEqual({
+      ok: true,
+      value: [
+        { address: '10.0.0.3', port: 80, weight: 7 },
+        { address: '10.0.0.1', port: 80, weight: 5 },
+        { address: '10.0.0.2', port: 80 },
+      ],
+    });
+  });
+
   test.each(['', '\n\n', '# only a comment\n', '\r\n'])('no servers in %j', (text) => {
     expect(parseServersFile(text, 'f')).toEqual({ ok: true, value: [] });
   });

@@ -1,0 +1,55 @@
+import type { Config } from '../config/load';
+import type { RuntimeClient } from '../haproxy/runtime-client';
+import type { Supervisor } from '../haproxy/supervisor';
+import type { Quiescence } from '../util/quiescence';
+import type { RuntimePath } from './runtime-path';
+import type { ServiceTable } from './service-table';
+
+/** The parts of a running agent that hold settings of their own. */
+export interface SettingsHolders {
+  reloadTimer: Quiescence;
+  client?: RuntimeClient;
+  supervisor?: Supervisor;
+  runtimePath?: RuntimePath;
+  services: ServiceTable;
+}
+
+/**
+ * Settings that cannot change while the agent runs, with why. Only the admin socket:
+ * the new HAProxy takes the listening sockets over through the old one, and HAProxy
+ * processes still running would be left on a path nobody watches.
+ */
+const RESTART_ONLY: Array<[string, (c: Config) => unknown, string]> = [['haproxy.socket_path', (c) => c.haproxy.socket_path, 'the admin socket carries the listening-socket handoff']];
+
+/**
+ * The config to run with after a re-read proxymgr.yml (SIGHUP): restart-only keys keep
+ * their running value. Returns it with the keys that need a restart, each with why.
+ */
+export function settleConfig(before: Config, after: Config): { config: Config; restartRequired: string[] } {
+  const restartRequired: string[] = [];
+  let config = after;
+  for (const [key, get, why] of RESTART_ONLY) {
+    if (get(before) === get(after)) continue;
+    restartRequired.push(`${key} changed (${why}); restart proxymgr to apply it`);
+    config = { ...config, haproxy: { ...config.haproxy, socket_path: before.haproxy.socket_path } };
+  }
+  return { config, restartRequired };
+}
+
+/**
+ * Applies a settled config to every part that keeps a copy of a setting (call it once
+ * the agent's own config is the new one). Settings that reach haproxy.cfg (global,
+ * defaults, bind address, user, templates, state file) need no step here: they differ
+ * from the last reload's and the agent reloads.
+ */
+export function applySettings(before: Config, config: Config, h: SettingsHolders): void {
+  const r = config.reload;
+  h.reloadTimer.configure({ quietMs: r.quiet_ms, maxWaitMs: r.max_wait_ms, minIntervalMs: r.min_interval_ms, jitterMs: r.jitter_ms });
+  if (h.client) h.client.timeoutMs = config.runtime.timeout_ms;
+  const x = config.haproxy;
+  h.supervisor?.configure({ binary: x.path, configPath: x.config_path, readyTimeoutMs: x.ready_timeout_ms, stopTimeoutMs: x.stop_timeout_ms });
+  if (before.runtime.drift_interval_ms !== config.runtime.drift_interval_ms) h.runtimePath?.rearmDrift();
+  h.services.defaults = { dnsNameservers: config.dns.nameservers };
+  h.services.sourceGraceMs = config.status.source_grace_ms;
+  if (JSON.stringify(before.dns.nameservers) !== JSON.stringify(config.dns.nameservers)) h.services.restartWatchers('dns');
+}
