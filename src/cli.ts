@@ -74,7 +74,9 @@ async function run(file: string): Promise<void> {
       await stopStatsd();
       stopStatsd = statsdFor(next, agent, log);
     }
-    if (extrasKey(next) !== extrasKey(current)) {
+    // A token file's contents can change with proxymgr.yml unchanged: the API re-reads them every time.
+    if (extrasKey(next) === extrasKey(current)) extras?.reconfigure(agent.configuration);
+    else {
       await extras?.stop();
       extras = await startExtras(agent.configuration, agent, log, feed, metrics).catch((err: Error) => {
         log.error({ event: 'config_apply_failed', error: err.message }, 'SIGHUP: could not start the API or the snapshot with the new settings');

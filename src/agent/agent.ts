@@ -18,21 +18,8 @@ import { Reloader } from './reloader';
 import { applySettings, settleConfig } from './settings-change';
 import { RuntimePath } from './runtime-path';
 import { ServiceTable, type ServiceStatus } from './service-table';
-import type { AgentEvents, AgentStats, AgentView } from './view';
+import type { AgentEvents, AgentOptions, AgentStats, AgentView, ApplyOutcome } from './view';
 
-export type { AgentEvents, Override } from './view';
-
-export interface AgentOptions {
-  /** Run HAProxy (the `run` command). Without it the agent only renders (`check`, `render`). */
-  manageHAProxy: boolean;
-  /** How long startup waits for every watcher's first report before rendering anyway. */
-  initialSyncMs?: number;
-}
-
-export interface ApplyOutcome {
-  reloaded: boolean;
-  error?: string;
-}
 
 /**
  * The loop: the service table reports which service changed; once per event-loop tick
@@ -194,6 +181,11 @@ export class Agent implements AgentView {
     return this.desired.all();
   }
 
+  /** The first sync is done and HAProxy was given its configuration. */
+  ready(): boolean {
+    return this.apply.text !== undefined;
+  }
+
   haproxy(): { running: boolean; restarts: number } {
     return { running: this.supervisor?.running ?? false, restarts: this.supervisor?.stats.crashes ?? 0 };
   }
@@ -204,9 +196,7 @@ export class Agent implements AgentView {
 
   /** An operator's state or weight: out over the runtime API, in force across reloads until cleared (`undefined`). */
   setOverride(service: string, server: string, override: Override | undefined): boolean {
-    const r = this.operator.set(service, server, override);
-    if (!r.ok) return false;
-    this.log.info({ event: 'override', service, server, override: r.merged ?? null }, `operator override for ${service}/${server}`);
+    if (!this.operator.set(service, server, override).ok) return false;
     this.changed(service);
     return true;
   }

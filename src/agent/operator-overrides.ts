@@ -56,6 +56,7 @@ export class OperatorOverrides {
       this.log.error({ event: 'overrides_save_failed', file: this.file(), error: (err as Error).message }, 'could not save operator overrides; change not made');
       throw new Error(`could not save operator overrides: ${(err as Error).message}`);
     }
+    this.log.info({ event: 'override', service, server, override: r.merged ?? null }, `operator override for ${service}/${server}`);
     return r;
   }
 }

@@ -8,6 +8,19 @@ import type { ServiceStatus } from './service-table';
 
 export type { Override } from './desired-state';
 
+export interface AgentOptions {
+  /** Run HAProxy (the `run` command). Without it the agent only renders (`check`, `render`). */
+  manageHAProxy: boolean;
+  /** How long startup waits for every watcher's first report before rendering anyway. */
+  initialSyncMs?: number;
+}
+
+/** What a start or a reload came to. */
+export interface ApplyOutcome {
+  reloaded: boolean;
+  error?: string;
+}
+
 /** What the agent did, for metrics, statsd and the dashboard (listeners must not throw). */
 export interface AgentEvents {
   reload: [{ reason: ReloadReason; ok: boolean; seconds: number }];

@@ -13,6 +13,8 @@ import { writeFileAtomic } from '../util/atomic-write';
 /** What `run` serves besides HAProxy: the HTTP API and dashboard, and the snapshot file. */
 export interface Extras {
   stop(): Promise<void>;
+  /** Settings the API reads on the fly (tokens, token files, the service store) after a SIGHUP. */
+  reconfigure(config: Config): void;
 }
 
 /** The parts of proxymgr.yml the extras read: a change in any of them restarts them (SIGHUP). */
@@ -28,15 +30,15 @@ export function statsdFor(config: Config, agent: Agent, log: Logger): () => Prom
 /** Starts the API (and dashboard) and the snapshot writer that `config` asks for. */
 export async function startExtras(config: Config, agent: Agent, log: Logger, feed: EventFeed, metrics: Registry): Promise<Extras> {
   const stops: Array<() => Promise<void> | void> = [];
+  let api: ApiServer | undefined;
   if (config.api) {
-    const token = config.api.token ?? (config.api.token_env ? process.env[config.api.token_env] : undefined);
-    if (!token && !config.api.tokens) log.warn({ event: 'api_no_token' }, 'api: no token configured; mutating calls are refused');
     // The charts cover the last 10 minutes.
     const sampler = new StatsSampler(agent, agent.client, config.api.stats_interval_ms, Math.ceil(600_000 / config.api.stats_interval_ms));
     sampler.start();
-    const api = new ApiServer(agent, agent.client, log, config.api.tokens ? ApiServer.tokensOf(config, log) : token, metrics, new Dashboard(agent, feed, sampler), ApiServer.storeOf(config));
+    api = new ApiServer(agent, agent.client, log, ApiServer.tokensOf(config, log), metrics, new Dashboard(agent, feed, sampler), ApiServer.storeOf(config));
     await api.listen(config.api.listen);
-    stops.push(() => sampler.stop(), () => api.close());
+    const server = api;
+    stops.push(() => sampler.stop(), () => server.close());
   }
   if (config.snapshot) {
     const { path, interval_ms } = config.snapshot;
@@ -52,6 +54,9 @@ export async function startExtras(config: Config, agent: Agent, log: Logger, fee
   return {
     async stop() {
       for (const s of stops) await s();
+    },
+    reconfigure(next: Config) {
+      api?.reconfigure(next);
     },
   };
 }

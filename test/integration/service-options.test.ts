@@ -66,6 +66,50 @@ describe('typed service options with a real HAProxy', () => {
     }, 3000);
   });
 
+  test('balance first follows the declared order (C, B, A), not the address order; a server added in the middle takes its place; a reorder reloads', async () => {
+    const four = await startBackends(4);
+    try {
+      // A < B < C by port (and so by server name); the service lists them C, B, A; D comes later.
+      const [pA, pB, pC] = [...four.ports.slice(0, 3)].sort((x, y) => x - y);
+      const pD = four.ports[3];
+      const port = await freePort();
+      const name = (p: number) => `127.0.0.1:${p}`;
+      const web = (ports: number[]) => ({ type: 'static', port, mode: 'http', balance: 'first', servers: ports.map(name) });
+      agent = new AgentFixture({ services: { web: web([pC, pB, pA]) }, runtime: { drift_interval_ms: 0 } });
+      await agent.start();
+      await agent.waitLog((l) => (l.event === 'runtime_checked' || l.event === 'plan') && l.trigger === 'after-reload');
+      const lines = readFileSync(agent.configPath, 'utf8').split('\n').filter((l) => /^ {4}server /.test(l));
+      expect(lines).toEqual([`    server ${name(pC)} ${name(pC)} id 10`, `    server ${name(pB)} ${name(pB)} id 20`, `    server ${name(pA)} ${name(pA)} id 30`]);
+
+      // Every request to C while it is up, then to B.
+      expect(await tally(port, 8)).toEqual(new Map([[four.id(pC), 8]]));
+      const rc = new RuntimeClient(agent.socketPath);
+      await rc.batch([`set server web/${name(pC)} state maint`]);
+      expect(await tally(port, 8)).toEqual(new Map([[four.id(pB), 8]]));
+
+      // D declared between C and B: added at runtime with an id between theirs (C comes back from maint too).
+      let from = agent.mark();
+      agent.writeService('web', web([pC, pD, pB, pA]));
+      await agent.waitLog((l) => l.event === 'plan', 5000, from);
+      const ids = new Map((await rc.showServersState('web')).map((s) => [s.name, s.id!]));
+      expect(ids.get(name(pC))! < ids.get(name(pD))! && ids.get(name(pD))! < ids.get(name(pB))!).toBe(true);
+      expect(agent.events('reload', from)).toHaveLength(0);
+      expect(await tally(port, 4)).toEqual(new Map([[four.id(pC), 4]]));
+      await rc.batch([`set server web/${name(pC)} state maint`]);
+      expect(await tally(port, 8)).toEqual(new Map([[four.id(pD), 8]]));
+
+      // Running servers in another order cannot be had at runtime: a reload, with the reason logged.
+      from = agent.mark();
+      agent.writeService('web', web([pA, pD, pB, pC]));
+      const reload = await agent.waitLog((l) => l.event === 'reload', 5000, from);
+      expect(String(reload.reason)).toContain('server order changed for balance first');
+      await waitUntil('A serves first after the reload', async () => (await tally(port, 1)).has(four.id(pA)), 3000);
+      expect(await tally(port, 8)).toEqual(new Map([[four.id(pA), 8]]));
+    } finally {
+      await four.close();
+    }
+  });
+
   test('leastconn sends new connections to the server with fewer open ones', async () => {
     const [b1, b2] = backends.ports;
     const port = await freePort();

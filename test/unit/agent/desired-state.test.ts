@@ -66,6 +66,27 @@ describe('DesiredState', () => {
     expect(d.refresh()).toEqual([]);
   });
 
+  test('balance first keeps the declared server order; other services run in name order, and an unchanged list stays unchanged', () => {
+    const w = new World();
+    const declared = [
+      { address: '10.0.0.3', port: 80 },
+      { address: '10.0.0.1', port: 80 },
+      { address: '10.0.0.2', port: 80 },
+    ];
+    w.put('first', 80, declared, { listenOptions: ['balance first'] });
+    w.put('rr', 81, declared);
+    const d = new DesiredState(w, silentLogger());
+    d.markAll(w.entries.keys());
+    d.refresh();
+    expect(d.get('first')!.servers).toBe(declared);
+    expect(d.get('first')!.listen.declaredOrder).toBe(true);
+    expect(d.get('rr')!.servers.map((s) => s.address)).toEqual(['10.0.0.1', '10.0.0.2', '10.0.0.3']);
+    const rr = d.get('rr');
+    d.markDirty('rr');
+    expect(d.refresh()).toEqual([]);
+    expect(d.get('rr')).toBe(rr);
+  });
+
   test('a marked service that did not change is not reported', () => {
     const w = new World();
     w.put('web', 80);
