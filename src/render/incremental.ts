@@ -24,8 +24,10 @@ export class IncrementalRenderer {
   constructor(
     readonly templates: CompiledTemplates,
     readonly settings: RenderSettings,
+    /** Where the file lives: HAProxy reads it from there only when it starts, so a new path needs a reload too. */
+    configPath?: string,
   ) {
-    this.key = JSON.stringify([settings, templates.sources]);
+    this.key = JSON.stringify([settings, templates.sources, configPath ?? null]);
   }
 
   /** The renderer for proxymgr.yml's `haproxy:` block (templates read from disk now). */
@@ -40,7 +42,7 @@ export class IncrementalRenderer {
       defaults: h.defaults,
       prometheusListen: h.prometheus_listen,
     };
-    return new IncrementalRenderer(loadTemplates(h.template_dir), settings);
+    return new IncrementalRenderer(loadTemplates(h.template_dir), settings, h.config_path);
   }
 
   render(services: readonly DesiredService[]): string {
