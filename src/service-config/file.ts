@@ -50,6 +50,8 @@ export class FileServiceConfig implements ServiceConfigSource {
   private readonly delivered = new Map<string, string>();
   /** Service -> files to look at on its queued turn; a service is queued at most once. */
   private readonly pending = new Map<string, Set<string>>();
+  /** Reads a scan made ahead of time, a batch at once (one at a time, 1,000 files took 0.6 s to load); an event voids them. */
+  private readonly prefetched = new Map<string, Read>();
   private queue: Promise<void> = Promise.resolve();
   private readonly followUps = new Map<string, NodeJS.Timeout>();
   private rescanTimer?: NodeJS.Timeout;
@@ -101,14 +103,12 @@ export class FileServiceConfig implements ServiceConfigSource {
    * stat changed since it was last read. Resolves once those have been delivered.
    */
   async rescan(): Promise<void> {
-    this.enqueue(() => this.scan());
-    await this.queue;
-    // The scan queued its findings behind itself.
-    await this.queue;
+    await new Promise<void>((resolve) => this.enqueue(() => this.scan(resolve)));
   }
 
   private onEvent(name: string): void {
     if (serviceOf(name) === undefined) return;
+    this.prefetched.delete(name);
     this.touch(name);
     // Events for writes in quick succession can coalesce, and a read can overlap an
     // in-place write: look again once the file has been quiet for a moment.
@@ -154,8 +154,9 @@ export class FileServiceConfig implements ServiceConfigSource {
     this.enqueue(() => this.settle(service));
   }
 
-  private async scan(): Promise<void> {
-    if (this.stopped) return;
+  /** Calls `done` once every file it found to look at has been delivered. */
+  private async scan(done: () => void): Promise<void> {
+    if (this.stopped) return done();
     let listed: string[];
     try {
       const entries = await readdir(this.dir, { withFileTypes: true });
@@ -165,24 +166,48 @@ export class FileServiceConfig implements ServiceConfigSource {
       // one by one before it went have been removed by their own events.
       const message = `service config ${this.describe()}: cannot list the directory (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); keeping every service as it is`;
       if (this.failure?.message !== message) this.failure = { message, since: Date.now() };
-      return;
+      return done();
     }
     this.failure = undefined;
     const known = new Set([...this.files.values()].flatMap((s) => [...s]));
     const toStat: string[] = [];
+    const toRead: string[] = [];
     for (const file of listed.sort()) {
       if (known.delete(file)) toStat.push(file);
-      else this.touch(file);
+      else toRead.push(file);
     }
     // Known files no longer listed: gone while the watch was not looking.
-    for (const file of known) this.touch(file);
+    toRead.push(...known);
     for (let i = 0; i < toStat.length && !this.stopped; i += STAT_BATCH) {
       const batch = toStat.slice(i, i + STAT_BATCH);
       const sigs = await Promise.all(batch.map((f) => stat(join(this.dir, f)).then(statSignature, () => undefined)));
       batch.forEach((f, j) => {
-        if (sigs[j] === undefined || sigs[j] !== this.signatures.get(f)) this.touch(f);
+        if (sigs[j] === undefined || sigs[j] !== this.signatures.get(f)) toRead.push(f);
       });
     }
+    this.readAhead(toRead, done);
+  }
+
+  /**
+   * Reads a batch of files at once and queues their services; the next batch is read
+   * once those are delivered, so at most one batch of contents is held.
+   */
+  private readAhead(files: string[], done: () => void): void {
+    const batch = files.splice(0, STAT_BATCH);
+    if (batch.length === 0 || this.stopped) return done();
+    this.enqueue(async () => {
+      const reads = await Promise.all(batch.map((f) => this.read(f)));
+      batch.forEach((f, j) => this.prefetched.set(f, reads[j]));
+      for (const f of batch) this.touch(f);
+      this.enqueue(() => this.readAhead(files, done));
+    });
+  }
+
+  /** A read made by the scan, if no event came since; else the file is read now. */
+  private async readOnce(file: string): Promise<Read> {
+    const r = this.prefetched.get(file);
+    this.prefetched.delete(file);
+    return r ?? this.read(file);
   }
 
   /** Brings one service up to date with the files that claim it. */
@@ -194,7 +219,7 @@ export class FileServiceConfig implements ServiceConfigSource {
     // Each file looked at is read at once: its presence and content come from one open.
     const reads = new Map<string, Read>();
     for (const file of look) {
-      const r = await this.read(file);
+      const r = await this.readOnce(file);
       if (r === 'absent') {
         if (claimants?.delete(file)) this.signatures.delete(file);
         continue;
@@ -221,7 +246,7 @@ export class FileServiceConfig implements ServiceConfigSource {
     const file = names[0];
     const path = join(this.dir, file);
     // The one claimant left may not have been looked at (the other one went).
-    const r = reads.get(file) ?? (await this.read(file));
+    const r = reads.get(file) ?? (await this.readOnce(file));
     // Gone since its event: the event for its removal looks again.
     if (r === 'absent') return;
     if (r instanceof Error) {
