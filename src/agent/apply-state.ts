@@ -61,6 +61,15 @@ export class ApplyState {
     return all.filter((s) => this.running.has(s.name) && !this.pending.has(s.name));
   }
 
+  /**
+   * What was last applied, for drift repair: a difference from HAProxy is drift only
+   * against this, never against a change still waiting to go out (it would be logged
+   * as a repair of something nobody broke).
+   */
+  settled(): DesiredService[] {
+    return [...this.running.values()].filter((s) => !this.pending.has(s.name) && !this.toRuntime.has(s.name));
+  }
+
   /** HAProxy now runs these services' servers. */
   applied(services: readonly DesiredService[]): void {
     for (const s of services) {

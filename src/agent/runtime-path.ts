@@ -94,7 +94,7 @@ export class RuntimePath {
     const { apply, events, stats } = this.d;
     if (this.stopped || !this.d.haproxyRunning() || apply.text === undefined) return;
     this.d.absorb();
-    const batch = trigger === 'change' ? apply.takeRuntime() : apply.eligible(this.d.all());
+    const batch = trigger === 'change' ? apply.takeRuntime() : trigger === 'drift' ? apply.settled() : apply.eligible(this.d.all());
     // Changes reported from here on are measured from their own arrival.
     const pendingSince = this.pendingSince;
     this.pendingSince = undefined;

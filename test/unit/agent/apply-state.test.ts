@@ -81,4 +81,17 @@ describe('ApplyState', () => {
     state.classify(['b', 'c']);
     expect(state.eligible([...desired.values()]).map((s) => s.name)).toEqual(['a']);
   });
+
+  test('settled: what was applied, without services waiting for either path (drift compares only against it)', () => {
+    const { desired, state } = setup();
+    desired.set('a', svc('a', [1, 2]));
+    desired.set('b', svc('b', [1], 81));
+    state.classify(['a', 'b']);
+    expect(state.settled()).toEqual([]);
+    const batch = state.takeRuntime();
+    expect(state.settled().map((s) => s.name)).toEqual(['a']);
+    expect(state.settled()[0].servers).toHaveLength(1);
+    state.applied(batch);
+    expect(state.settled()[0].servers).toHaveLength(2);
+  });
 });
