@@ -13,9 +13,10 @@ import { machine, QUICK, type Bench } from './lib/report';
 import { propagation } from './propagation';
 import { reloadSafety } from './reload-safety';
 import { scale } from './scale';
+import { soak } from './soak';
 import { zookeeper } from './zookeeper';
 
-const ALL: Record<string, Bench> = { propagation, zookeeper, 'reload-safety': reloadSafety, scale, fleet };
+const ALL: Record<string, Bench> = { propagation, zookeeper, 'reload-safety': reloadSafety, scale, fleet, soak };
 
 async function main(): Promise<void> {
   const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
