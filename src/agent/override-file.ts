@@ -1,6 +1,6 @@
 import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
-import { formatIssues } from '../model/fields';
+import { formatIssues, PARSE_OPTIONS } from '../model/fields';
 import { MAX_WEIGHT } from '../model/server';
 import type { Override } from './desired-state';
 
@@ -39,7 +39,7 @@ export function readOverrides(path: string): { overrides: Overrides; error?: str
   } catch (err) {
     return { overrides: new Map(), error: `not JSON: ${(err as Error).message}` };
   }
-  const parsed = fileSchema.safeParse(raw);
+  const parsed = fileSchema.safeParse(raw, PARSE_OPTIONS);
   if (!parsed.success) return { overrides: new Map(), error: formatIssues(parsed.error.issues).join('; ') };
   const out: Overrides = new Map();
   for (const [service, servers] of Object.entries(parsed.data.overrides)) {

@@ -169,7 +169,19 @@ export class ServiceTable implements ServiceConfigHandler {
     entry.lastError = { message, at: Date.now() };
   }
 
-  private sourceRecovered(entry: ServiceEntry): void {
+  /**
+   * Clears a source problem. When the source itself came back (`log`), says so once,
+   * with how long it was bad; a watcher replaced by a new one just starts clean.
+   */
+  private sourceRecovered(entry: ServiceEntry, log = true): void {
+    if (entry.sourceError === undefined) return;
+    if (log) {
+      const badMs = Date.now() - (entry.sourceErrorSince ?? Date.now());
+      this.log.info(
+        { event: 'source_recovered', service: entry.name, bad_ms: badMs, error: entry.sourceError, servers: entry.servers.length },
+        `source recovered after ${badMs} ms`,
+      );
+    }
     entry.sourceError = undefined;
     entry.sourceErrorSince = undefined;
   }
@@ -189,7 +201,7 @@ export class ServiceTable implements ServiceConfigHandler {
   private startWatcher(entry: ServiceEntry, def: ServiceDefinition, key: string): void {
     void entry.watcher?.stop();
     entry.watcherKey = key;
-    this.sourceRecovered(entry);
+    this.sourceRecovered(entry, false);
     // The old servers stay until the new watcher reports: swapping sources must not empty a backend.
     const type = WATCHER_TYPES[def.watcher.type];
     const watcher: Watcher = type.create(def.watcher.options, {
@@ -206,10 +218,10 @@ export class ServiceTable implements ServiceConfigHandler {
           this.log.warn({ event: 'source_empty', service: entry.name, kept: entry.servers.length }, entry.sourceError);
           return this.onChange(entry.name);
         }
-        this.sourceRecovered(entry);
         if (JSON.stringify(entry.servers) !== JSON.stringify(servers)) entry.lastChange = Date.now();
         entry.servers = servers;
         entry.serversReported = true;
+        this.sourceRecovered(entry);
         this.log.debug({ event: 'servers', service: entry.name, count: servers.length }, 'servers updated');
         this.onChange(entry.name);
       },

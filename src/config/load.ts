@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import yaml from 'js-yaml';
 import { configSchema, type RawConfig } from './schema';
-import { formatIssues } from '../model/fields';
+import { formatIssues, PARSE_OPTIONS } from '../model/fields';
 
 /** proxymgr.yml, validated, with every relative path resolved against the file's directory. */
 export type Config = RawConfig & { file: string; haproxy: RawConfig['haproxy'] & { state_file: string; overrides_file: string } };
@@ -35,7 +35,7 @@ export function parseConfig(text: string, path: string): Config {
   } catch (err) {
     throw new ConfigError(path, [`invalid YAML: ${(err as Error).message}`]);
   }
-  const result = configSchema.safeParse(raw ?? {});
+  const result = configSchema.safeParse(raw ?? {}, PARSE_OPTIONS);
   if (!result.success) throw new ConfigError(path, formatIssues(result.error.issues));
   const cfg = result.data;
   const base = dirname(path);

@@ -43,25 +43,41 @@ export const serverEntry = z.unknown().transform((value, ctx): Server => {
     return z.NEVER;
   }
   if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
-    const parsed = serverObject.safeParse(value);
+    const parsed = serverObject.safeParse(value, { reportInput: true });
     if (parsed.success) {
       // `backup: false` is the default: leave it out so equal servers compare equal.
       const { backup, ...rest } = parsed.data;
       return backup ? { ...rest, backup } : rest;
     }
-    for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
+    for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issueMessage(issue), path: issue.path });
     return z.NEVER;
   }
   ctx.addIssue({ code: 'custom', message: 'must be "host:port" or {"address", "port", "weight"}' });
   return z.NEVER;
 });
 
+/**
+ * Parse options for a schema whose issues go to `formatIssues`: zod keeps each issue's
+ * input only when asked, and a missing key is told apart by its input (undefined).
+ */
+export const PARSE_OPTIONS = { reportInput: true } as const;
+
 /** `a.b[2].c: message` lines for the issues zod found, most useful first. */
 export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
   return issues.map((issue) => {
     const where = issue.path.length ? formatPath(issue.path) : '(top level)';
-    return printable(`${where}: ${issue.message}`);
+    return printable(`${where}: ${issueMessage(issue)}`);
   });
+}
+
+/**
+ * zod 4 reports a missing key as `invalid_type` with input undefined, under the
+ * field's own message ("must be an integer"): it says "required" instead. Issues
+ * parsed without `reportInput` carry no input and keep their message.
+ */
+function issueMessage(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'invalid_type' && 'input' in issue && issue.input === undefined) return 'required';
+  return issue.message;
 }
 
 /** Errors quote what they got (an unknown key, a bad value): control characters in it are escaped, so a terminal or a log reader sees them, not their effect. */

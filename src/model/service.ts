@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { configText, port, formatIssues } from './fields';
+import { configText, port, formatIssues, PARSE_OPTIONS } from './fields';
 import { balancesFirst, compileProxyOptions, proxyOptionKeys, type ProxyOptions } from './proxy-options';
 import { matchSchema, type Match } from './routing';
 
@@ -99,7 +99,7 @@ export function parseServiceDefinition(name: string, raw: unknown, schemas: Watc
   const shape = Object.hasOwn(schemas, type) ? schemas[type] : undefined;
   if (!shape) return { ok: false, errors: [`type: unknown watcher type ${JSON.stringify(type)} (known: ${known.join(', ')})`] };
 
-  const result = cachedSchema(type, shape).safeParse(raw);
+  const result = cachedSchema(type, shape).safeParse(raw, PARSE_OPTIONS);
   if (!result.success) return { ok: false, errors: formatIssues(result.error.issues) };
   const data = result.data as Record<string, unknown> & {
     port: number;

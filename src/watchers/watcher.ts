@@ -9,6 +9,7 @@ export interface WatcherContext {
   baseDir: string;
   /** Agent-wide defaults from proxymgr.yml. */
   defaults: WatcherDefaults;
+  /** Already carries `service` and `watcher`: lines logged through it must not repeat those keys. */
   log: Logger;
   /** The complete current server list (not a delta). */
   onUpdate(servers: Server[]): void;

@@ -13,9 +13,10 @@ export const zookeeperWatcher: WatcherType = {
     const path = options.path as string;
     let session: ZkSession | undefined;
     let cache: ChildrenCache | undefined;
-    const skipped = new Set<string>();
+    /** Instances left out, with why (the error or the status), so each is logged once per reason. */
+    const skipped = new Map<string, string>();
     const replaced = (why: string) =>
-      ctx.log.warn({ event: 'zk_session_replaced', service: ctx.service, server, why }, 'ZooKeeper session replaced; re-reading instances (servers kept meanwhile)');
+      ctx.log.warn({ event: 'zk_session_replaced', server, why }, 'ZooKeeper session replaced; re-reading instances (servers kept meanwhile)');
     // The servers stay; the service reports a source error (an error in /status once past the grace period)
     // until the re-read after reconnecting reports the instances again.
     const disconnected = () => ctx.onError(`zookeeper ${server}: disconnected; keeping the previous servers`);
@@ -32,11 +33,18 @@ export const zookeeperWatcher: WatcherType = {
               if (decoded.ok) {
                 servers.push(decoded.value);
                 skipped.delete(name);
-              } else if (!skipped.has(name)) {
-                skipped.add(name);
-                ctx.log.warn({ event: 'instance_invalid', service: ctx.service, znode: `${path}/${name}`, error: decoded.error }, 'instance skipped');
+                continue;
+              }
+              if (skipped.get(name) === decoded.error) continue;
+              skipped.set(name, decoded.error);
+              // ctx.log already carries `service` (and `watcher`): not repeated here, a JSON line has each key once.
+              if ('status' in decoded) {
+                ctx.log.info({ event: 'instance_not_alive', znode: `${path}/${name}`, status: decoded.status }, `instance left out: status ${decoded.status}`);
+              } else {
+                ctx.log.warn({ event: 'instance_invalid', znode: `${path}/${name}`, error: decoded.error }, 'instance skipped');
               }
             }
+            for (const name of skipped.keys()) if (!children.has(name)) skipped.delete(name);
             // Children have no meaningful order: name order, for `balance first` too.
             ctx.onUpdate(normalizeServers(servers));
           },

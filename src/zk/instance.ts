@@ -1,11 +1,24 @@
 import { parseServerSpec, isValidHost, isValidPort, isValidWeight, canonicalHost, type ParseResult, type Server } from '../model/server';
 
 /**
+ * A decoded instance znode. `ok: false` with a `status` is a well-formed member that is
+ * not serving (a serverset member whose status is not ALIVE): left out, not an error.
+ */
+export type DecodedInstance = ParseResult<Server> | { ok: false; error: string; status: string };
+
+/** The serverset status that serves; Finagle's other statuses (DEAD, STARTING, STOPPING, ...) do not. */
+const ALIVE = 'ALIVE';
+
+/**
  * Decodes one instance znode's data. Accepted shapes: ProxyMgr `{"address","port"}`,
  * Nerve `{"host","port","name","weight"}`, Finagle serverset
- * `{"serviceEndpoint":{"host","port"}}`, or a plain `host:port [weight]` string.
+ * `{"serviceEndpoint":{"host","port"},"status"}`, or a plain `host:port [weight]` string.
+ *
+ * Only the serverset format has a member status: a member counts when `status` is
+ * `ALIVE` or absent (null counts as absent). ProxyMgr and Nerve have no such field (an
+ * instance that is not healthy removes its znode), so a `status` key there is ignored.
  */
-export function decodeInstance(data: Buffer): ParseResult<Server> {
+export function decodeInstance(data: Buffer): DecodedInstance {
   const text = data.toString('utf8').trim();
   if (!text) return { ok: false, error: 'empty data' };
   let raw: unknown;
@@ -16,7 +29,8 @@ export function decodeInstance(data: Buffer): ParseResult<Server> {
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, error: 'expected a JSON object' };
   const o = raw as Record<string, unknown>;
-  const endpoint = (typeof o.serviceEndpoint === 'object' && o.serviceEndpoint !== null ? o.serviceEndpoint : o) as Record<string, unknown>;
+  const serverset = typeof o.serviceEndpoint === 'object' && o.serviceEndpoint !== null;
+  const endpoint = (serverset ? o.serviceEndpoint : o) as Record<string, unknown>;
   const host = endpoint.address ?? endpoint.host;
   const port = endpoint.port;
   if (typeof host !== 'string' || !isValidHost(host)) return { ok: false, error: `invalid or missing address/host: ${JSON.stringify(host)}` };
@@ -25,6 +39,10 @@ export function decodeInstance(data: Buffer): ParseResult<Server> {
   if (o.weight !== undefined) {
     if (typeof o.weight !== 'number' || !isValidWeight(o.weight)) return { ok: false, error: `invalid weight: ${JSON.stringify(o.weight)}` };
     server.weight = o.weight;
+  }
+  if (serverset && o.status !== undefined && o.status !== null && o.status !== ALIVE) {
+    const status = typeof o.status === 'string' ? o.status : JSON.stringify(o.status);
+    return { ok: false, error: `status ${status} (not ${ALIVE})`, status };
   }
   return { ok: true, value: server };
 }

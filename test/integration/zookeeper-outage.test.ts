@@ -71,6 +71,11 @@ describe('ZooKeeper outages', () => {
     await waitUntil('the new instance to reach HAProxy', async () => (await client.showServersState('web')).length === 3, 10_000, 5);
     const arrivedMs = Date.now() - t1;
     await waitUntil('/status good again', async () => (await status()).good, 5000);
+    // The return is said once, with how long the source was bad.
+    const recovered = agent.events('source_recovered').filter((l) => l.service === 'web');
+    expect(recovered).toHaveLength(1);
+    expect(recovered[0].bad_ms).toBeGreaterThanOrEqual(OUTAGE_MS / 2);
+    expect(String(recovered[0].error)).toMatch(/disconnected/);
     const result = await load.stop();
     console.log(`ZooKeeper down ${OUTAGE_MS} ms: requests ok ${result.ok}, failed ${result.failed}; fewest servers seen ${minServers}; change after return arrived in ${arrivedMs} ms`);
     expect(result.failed).toBe(0);

@@ -1,3 +1,4 @@
+import { RuntimeClient } from '../../src/haproxy/runtime-client';
 import { AgentFixture } from '../support/agent';
 import { startBackends, type Backends } from '../support/backends';
 import { startLoad } from '../support/load';
@@ -63,5 +64,50 @@ describe('ZooKeeper service config and watcher', () => {
     await zc.remove(`${root}/services/api`);
     await waitUntil('api to close', async () => !(await isListening(apiPort)), 5000);
     expect((await get(webPort)).trim()).toMatch(/^b\d+$/);
+  });
+
+  test('a serverset member counts only while ALIVE: created DEAD it gets no traffic, flipped to ALIVE it joins without a reload', async () => {
+    const [b1, b2] = backends.ports;
+    const [webPort] = await freePorts(1);
+    const root = `/t${Date.now()}s`;
+    const member = (port: number, status?: string) => ({ serviceEndpoint: { host: '127.0.0.1', port }, additionalEndpoints: {}, shard: 0, ...(status && { status }) });
+    await zc.put(`${root}/services/web`, { type: 'zookeeper', server: zk.connectString, path: `${root}/instances/web`, port: webPort });
+    await zc.put(`${root}/instances/web/member_0000000001`, member(b1, 'ALIVE'));
+    await zc.put(`${root}/instances/web/member_0000000002`, member(b2, 'DEAD'));
+    agent = new AgentFixture({ serviceConfig: { type: 'zookeeper', servers: zk.connectString, path: `${root}/services` } });
+    await agent.start();
+    const rc = new RuntimeClient(agent.socketPath);
+    const serving = async () => (await rc.showServersState('web')).filter((s) => !s.maint).map((s) => s.port).sort((x, y) => x - y);
+
+    const dead = await agent.waitLog((l) => l.event === 'instance_not_alive', 5000);
+    expect(dead).toMatchObject({ level: 30, service: 'web', znode: `${root}/instances/web/member_0000000002`, status: 'DEAD' });
+    expect(agent.events('instance_invalid')).toEqual([]);
+    expect(await serving()).toEqual([b1]);
+    expect(await sample(webPort, 10)).toEqual(new Set([backends.id(b1)]));
+
+    // Another status that is not ALIVE: still out, logged once more (the reason changed).
+    let from = agent.mark();
+    await zc.put(`${root}/instances/web/member_0000000002`, member(b2, 'STARTING'));
+    await agent.waitLog((l) => l.event === 'instance_not_alive' && l.status === 'STARTING', 5000, from);
+    expect(await sample(webPort, 10)).toEqual(new Set([backends.id(b1)]));
+
+    // ALIVE: an ordinary server-list change, over the runtime API.
+    from = agent.mark();
+    const pid = await agent.haproxyPid();
+    await zc.put(`${root}/instances/web/member_0000000002`, member(b2, 'ALIVE'));
+    await waitUntil('b2 to serve', async () => (await serving()).includes(b2), 5000);
+    await waitUntil('b2 to answer', async () => (await sample(webPort, 8)).has(backends.id(b2)), 5000);
+    expect(await serving()).toEqual([b1, b2].sort((x, y) => x - y));
+    expect(agent.events('plan', from).length).toBeGreaterThan(0);
+    expect(agent.events('reload', from)).toEqual([]);
+    expect(await agent.haproxyPid()).toBe(pid);
+
+    // And back to STOPPING: out again, still without a reload.
+    from = agent.mark();
+    await zc.put(`${root}/instances/web/member_0000000002`, member(b2, 'STOPPING'));
+    await waitUntil('b2 to leave', async () => !(await serving()).includes(b2), 5000);
+    expect(await sample(webPort, 10)).toEqual(new Set([backends.id(b1)]));
+    expect(agent.events('reload', from)).toEqual([]);
+    expect(agent.events('instance_not_alive', from)).toHaveLength(1);
   });
 });

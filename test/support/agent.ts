@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { showInfo } from '../../src/haproxy/runtime-client';
+import { duplicateKeys } from './json-keys';
 
 /** The project root: the nearest directory above with a package.json (works from compiled copies too). */
 export const ROOT = (() => {
@@ -37,6 +38,8 @@ export class AgentFixture {
   readonly socketPath = join(this.dir, 'run', 'admin.sock');
   readonly logs: LogLine[] = [];
   readonly stderr: string[] = [];
+  /** Log lines that repeat a JSON key (`key: line`); `cleanup` fails the test when there is any. */
+  readonly duplicateKeyLines: string[] = [];
   proc?: ChildProcess;
   private waiters: Array<() => void> = [];
 
@@ -87,6 +90,7 @@ export class AgentFixture {
     createInterface({ input: this.proc.stdout! }).on('line', (line) => {
       try {
         this.logs.push(JSON.parse(line) as LogLine);
+        for (const key of duplicateKeys(line)) this.duplicateKeyLines.push(`${key}: ${line}`);
       } catch {
         this.logs.push({ msg: line });
       }
@@ -154,6 +158,8 @@ export class AgentFixture {
       }
     }
     rmSync(this.dir, { recursive: true, force: true });
+    // Every test that runs an agent checks its log: JSON.parse would silently keep the last of two equal keys.
+    if (this.duplicateKeyLines.length) throw new Error(`agent log lines with a duplicate JSON key:\n${this.duplicateKeyLines.join('\n')}`);
   }
 }
 

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ServiceTable, type ServiceStatus } from '../../../src/agent/service-table';
+import pino from 'pino';
 import { silentLogger } from '../../../src/log';
 import { sleep, until } from '../../support/until';
 
@@ -169,5 +170,55 @@ describe('ServiceTable invalid definitions', () => {
     expect(fixed).toMatchObject({ ok: true, problems: [], servers: 1 });
     // The old error remains as history.
     expect(fixed.lastError?.message).toMatch(/^o2: port: /);
+  });
+});
+
+describe('ServiceTable source_recovered', () => {
+  let dir: string;
+  let table: ServiceTable;
+  let lines: Array<Record<string, unknown>>;
+  const file = () => join(dir, 'db.servers');
+  const events = (name: string) => lines.filter((l) => l.event === name);
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'proxymgr-st-'));
+    writeFileSync(file(), '127.0.0.1:8001\n');
+    lines = [];
+    const log = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) });
+    table = new ServiceTable(log, () => undefined, {}, GRACE);
+  });
+
+  afterEach(async () => {
+    await table.stopAll();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('logged once after source_error and once after source_empty, naming the service and how long it was bad', async () => {
+    table.upsert('db', { type: 'file', port: 9000, file: 'db.servers' }, 'test', dir);
+    await until(() => table.get('db')?.servers.length === 1, 'first servers');
+    expect(events('source_recovered')).toEqual([]);
+
+    unlinkSync(file());
+    await until(() => events('source_error').length > 0, 'source_error');
+    await sleep(30);
+    writeFileSync(file(), '127.0.0.1:8001\n');
+    await until(() => events('source_recovered').length > 0, 'source_recovered');
+    const [rec] = events('source_recovered');
+    expect(rec).toMatchObject({ level: 30, service: 'db', servers: 1 });
+    expect(rec.bad_ms).toBeGreaterThanOrEqual(25);
+    expect(String(rec.error)).toContain(file());
+
+    // A later ordinary update is not a recovery.
+    writeFileSync(file(), '127.0.0.1:8001\n127.0.0.1:8002\n');
+    await until(() => table.get('db')?.servers.length === 2, 'second server');
+    expect(events('source_recovered')).toHaveLength(1);
+
+    writeFileSync(file(), '');
+    await until(() => events('source_empty').length > 0, 'source_empty');
+    writeFileSync(file(), '127.0.0.1:8003\n');
+    await until(() => events('source_recovered').length > 1, 'second source_recovered');
+    expect(events('source_recovered')).toHaveLength(2);
+    expect(events('source_recovered')[1]).toMatchObject({ service: 'db', servers: 1 });
+    expect(String(events('source_recovered')[1].error)).toContain('source reported no servers');
   });
 });

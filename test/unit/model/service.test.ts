@@ -112,7 +112,14 @@ describe('parseServiceDefinition', () => {
   });
 
   test('port is required', () => {
-    expect(errorsOf(parse({ type: 'static', servers: [] }))).toEqual([expect.stringMatching(/^port: /)]);
+    expect(errorsOf(parse({ type: 'static', servers: [] }))).toEqual(['port: required']);
+  });
+
+  test('a missing key says "required", in nested objects too; a present but wrong one keeps its message', () => {
+    expect(errorsOf(parse({ type: 'static', port: 80 }))).toEqual(['servers: required']);
+    expect(errorsOf(parse({ type: 'static', port: 80, servers: [{ address: '10.0.0.1' }] }))).toEqual(['servers[0].port: required']);
+    expect(errorsOf(parse({ type: 'static', port: 80, servers: [{ address: '10.0.0.1', port: '80' }] }))).toEqual(['servers[0].port: must be an integer']);
+    expect(errorsOf(parse({ type: 'zookeeper', port: 80, server: '127.0.0.1:2181' }))).toEqual(['path: required']);
   });
 
   test.each([

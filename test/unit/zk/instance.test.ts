@@ -10,6 +10,31 @@ describe('decodeInstance', () => {
     expect(decodeInstance(Buffer.from(JSON.stringify(data)))).toEqual({ ok: true, value: expected });
   });
 
+  describe('serverset member status', () => {
+    const member = (extra: Record<string, unknown>) => Buffer.from(JSON.stringify({ serviceEndpoint: { host: '10.0.0.2', port: 9000 }, additionalEndpoints: {}, ...extra }));
+
+    test.each([['absent', {}], ['ALIVE', { status: 'ALIVE' }], ['null (unset)', { status: null }]])('counts when status is %s', (_label, extra) => {
+      expect(decodeInstance(member(extra))).toEqual({ ok: true, value: { address: '10.0.0.2', port: 9000 } });
+    });
+
+    test.each(['DEAD', 'STARTING', 'STOPPING', 'STOPPED', 'WARNING', 'UNKNOWN', 'alive'])('leaves out status %s, saying which', (status) => {
+      expect(decodeInstance(member({ status }))).toEqual({ ok: false, status, error: `status ${status} (not ALIVE)` });
+    });
+
+    test('a status that is not a string is not ALIVE', () => {
+      expect(decodeInstance(member({ status: 2 }))).toEqual({ ok: false, status: '2', error: 'status 2 (not ALIVE)' });
+    });
+
+    test('a malformed member is invalid whatever its status', () => {
+      expect(decodeInstance(Buffer.from(JSON.stringify({ serviceEndpoint: { host: '10.0.0.2' }, status: 'DEAD' })))).toEqual({ ok: false, error: 'invalid or missing port: undefined' });
+    });
+
+    test('ProxyMgr and Nerve data have no status field: a "status" key there is ignored', () => {
+      expect(decodeInstance(Buffer.from(JSON.stringify({ address: '10.0.0.1', port: 80, status: 'DEAD' })))).toEqual({ ok: true, value: { address: '10.0.0.1', port: 80 } });
+      expect(decodeInstance(Buffer.from(JSON.stringify({ host: '10.0.0.1', port: 80, name: 'n', status: 'DEAD' })))).toEqual({ ok: true, value: { address: '10.0.0.1', port: 80 } });
+    });
+  });
+
   test('a plain host:port [weight] string', () => {
     expect(decodeInstance(Buffer.from('10.0.0.3:81 2\n'))).toEqual({ ok: true, value: { address: '10.0.0.3', port: 81, weight: 2 } });
   });
