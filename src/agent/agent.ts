@@ -12,6 +12,7 @@ import { createServiceConfigSource } from '../service-config';
 import type { ServiceConfigSource } from '../service-config/source';
 import { Quiescence } from '../util/quiescence';
 import { ApplyState } from './apply-state';
+import { HaproxyHealth } from './haproxy-health';
 import { DesiredState, type Override } from './desired-state';
 import { OperatorOverrides } from './operator-overrides';
 import { Reloader } from './reloader';
@@ -19,7 +20,6 @@ import { applySettings, settleConfig } from './settings-change';
 import { RuntimePath } from './runtime-path';
 import { ServiceTable, type ServiceStatus } from './service-table';
 import type { AgentEvents, AgentOptions, AgentStats, AgentView, ApplyOutcome } from './view';
-
 
 /**
  * The loop: the service table reports which service changed; once per event-loop tick
@@ -36,6 +36,7 @@ export class Agent implements AgentView {
   private readonly operator: OperatorOverrides;
   private readonly runtimePath?: RuntimePath;
   private readonly reloader?: Reloader;
+  private readonly health?: HaproxyHealth;
   private readonly resolver: HostResolver;
   private readonly reloadTimer: Quiescence;
   private renderer: IncrementalRenderer;
@@ -95,15 +96,14 @@ export class Agent implements AgentView {
       this.reloader = new Reloader(() => ({ binary: this.config.haproxy.path, configPath: this.config.haproxy.config_path, stateFile: this.config.haproxy.state_file }), this.supervisor, this.client, log);
       // A restarted HAProxy runs the config file, which holds every current server; re-check states.
       this.supervisor.on('restarted', () => this.runtimePath?.queue('after-reload'));
+      this.health = HaproxyHealth.forAgent({ client: this.client, supervisor: this.supervisor, log, config: () => this.config, shouldRun: () => this.started && !this.stopped, afterRestart: () => this.runtimePath?.queue('after-reload') });
     }
   }
 
   /** Loads every service, waits for the watchers' first answers, then renders and (for `run`) starts HAProxy. */
   async start(): Promise<ApplyOutcome> {
-    if (this.opts.manageHAProxy) {
-      const h = this.config.haproxy;
-      for (const p of [h.config_path, h.socket_path, h.state_file]) mkdirSync(dirname(p), { recursive: true });
-    }
+    const h = this.config.haproxy;
+    if (this.opts.manageHAProxy) for (const p of [h.config_path, h.socket_path, h.state_file]) mkdirSync(dirname(p), { recursive: true });
     this.source = createServiceConfigSource(this.config.service_config, this.config.file);
     await this.source.start(this.services);
     const deadline = Date.now() + (this.opts.initialSyncMs ?? 3000);
@@ -125,6 +125,7 @@ export class Agent implements AgentView {
     this.stopped = true;
     this.reloadTimer.close();
     this.runtimePath?.stop();
+    this.health?.stop();
     await this.source?.stop();
     await this.services.stopAll();
     await this.chain.catch(() => undefined);
@@ -162,16 +163,15 @@ export class Agent implements AgentView {
   statuses(now = Date.now()): ServiceStatus[] {
     return this.services.statuses(now, (name) => this.desired.problemsOf(name));
   }
-
   get configuration(): Config {
     return this.config;
   }
-
   problems(now = Date.now()): string[] {
     const out: string[] = [];
     if (this.lastError) out.push(this.lastError);
     out.push(...this.restartRequired.map((why) => `proxymgr.yml: ${why}`));
     if (this.started && this.supervisor && !this.supervisor.running) out.push('HAProxy is not running');
+    out.push(...(this.health?.problems() ?? []));
     const p = this.source?.problem?.();
     if (p && now - p.since >= this.config.status.source_grace_ms) out.push(`${p.message} (since ${new Date(p.since).toISOString()})`);
     return out;
@@ -186,8 +186,8 @@ export class Agent implements AgentView {
     return this.apply.text !== undefined;
   }
 
-  haproxy(): { running: boolean; restarts: number } {
-    return { running: this.supervisor?.running ?? false, restarts: this.supervisor?.stats.crashes ?? 0 };
+  haproxy(): { running: boolean; restarts: number; unresponsive: boolean } {
+    return { running: this.supervisor?.running ?? false, restarts: this.supervisor?.stats.crashes ?? 0, unresponsive: this.health?.unresponsive ?? false };
   }
 
   overrideOf(service: string, server: string): Override | undefined {

@@ -7,6 +7,7 @@ import type { ListenSpec } from '../model/service';
 import type { ReloadDecision } from '../plan/apply-plan';
 import { attributeMessages, checkConfig, checkConfigText, type ConfigProblem } from '../haproxy/config-check';
 import type { RuntimeClient } from '../haproxy/runtime-client';
+import { isStoppedState, procState } from '../haproxy/proc';
 import type { Supervisor } from '../haproxy/supervisor';
 import { renderConfig, type RenderSettings } from '../render/render';
 import type { CompiledTemplates } from '../render/templates';
@@ -16,6 +17,8 @@ import { siblingTempPath, writeAndSync, writeFileAtomic } from '../util/atomic-w
 const MAX_ATTEMPTS = 5;
 // A config refused with no line to blame: at most this many changed services are checked one by one.
 const MAX_ISOLATE = 16;
+// Dumping every server's state takes about 0.2 s at 200,000 servers.
+const STATE_SAVE_MS = 2000;
 
 export interface ReloadPaths {
   binary: string;
@@ -133,9 +136,17 @@ export class Reloader {
    */
   private async saveServerState(stateFile: string): Promise<void> {
     if (!this.client) return;
+    const pid = this.supervisor.pid;
+    if (pid !== undefined && isStoppedState(procState(pid))) {
+      this.log.warn({ event: 'state_save_failed', pid, error: 'HAProxy is stopped (SIGSTOP)' }, 'HAProxy is stopped: server states not saved before the reload');
+      return;
+    }
     try {
-      const [reply] = await this.client.batch(['show servers state']);
-      if (reply.ok) await writeFileAtomic(stateFile, reply.output.endsWith('\n') ? reply.output : `${reply.output}\n`, 0o600);
+      // Its own connection and a short deadline: a wedged HAProxy must not hold the reload
+      // that replaces it for the whole runtime timeout (its states are then lost, not the change).
+      const text = await this.client.query('show servers state', STATE_SAVE_MS);
+      if (/^1\n/.test(text)) await writeFileAtomic(stateFile, text.endsWith('\n') ? text : `${text}\n`, 0o600);
+      else this.log.warn({ event: 'state_save_failed', error: text.trim().slice(0, 200) }, 'could not save server state before reload');
     } catch (err) {
       if (!this.supervisor.running) return writeFileAtomic(stateFile, '1\n', 0o600);
       this.log.warn({ event: 'state_save_failed', error: (err as Error).message }, 'could not save server state before reload');

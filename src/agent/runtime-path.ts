@@ -5,6 +5,7 @@ import type { Logger } from '../log';
 import type { DesiredService } from '../model/desired';
 import { writeFileAtomic } from '../util/atomic-write';
 import type { ApplyState } from './apply-state';
+import { RepeatedWarning } from './log-limit';
 import { RuntimeUpdater, type RuntimeTrigger } from './runtime-updater';
 import type { AgentEvents, AgentStats } from './view';
 
@@ -45,9 +46,12 @@ export class RuntimePath {
   /** The first change not yet sent over the runtime API (performance.now()). */
   private pendingSince?: number;
   private readonly updater: RuntimeUpdater;
+  /** Retried every second while the socket is unreachable: one line, then one a minute. */
+  private readonly unavailable: RepeatedWarning;
 
   constructor(private readonly d: RuntimePathDeps) {
     this.updater = new RuntimeUpdater(d.client, d.log, () => d.config().runtime.drain_ms);
+    this.unavailable = new RepeatedWarning(d.log);
   }
 
   /** Forget drain bookkeeping (after a reload every server comes from the new config). */
@@ -104,11 +108,12 @@ export class RuntimePath {
       outcome = await this.updater.update(batch, trigger);
     } catch (err) {
       // The admin socket is unreachable (HAProxy restarting?): try the same services again.
-      this.d.log.warn({ event: 'runtime_unavailable', error: (err as Error).message }, 'runtime API unavailable; will retry');
+      this.unavailable.warn({ event: 'runtime_unavailable', error: (err as Error).message }, 'runtime API unavailable; will retry');
       apply.classify(batch.map((s) => s.name));
       this.retry(1000);
       return;
     }
+    if (this.unavailable.active) this.d.log.info({ event: 'runtime_available', repeated: this.unavailable.clear() }, 'runtime API answers again');
     stats.runtimeUpdates++;
     stats.runtimeCommands += outcome.commands;
     const now = performance.now();

@@ -55,7 +55,8 @@ export interface AgentView {
   overrideOf(service: string, server: string): Override | undefined;
   /** An operator's state or weight for one server; false when no such server should run. */
   setOverride(service: string, server: string, override: Override | undefined): boolean;
-  haproxy(): { running: boolean; restarts: number };
+  /** `unresponsive`: running, but its admin socket does not answer (see HaproxyHealth). */
+  haproxy(): { running: boolean; restarts: number; unresponsive?: boolean };
   /** The first sync with the service-config source is done (for /readyz); absent: treated as done once HAProxy runs. */
   ready?(): boolean;
 }

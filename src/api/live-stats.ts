@@ -13,27 +13,73 @@ export interface LiveServer {
   response_errors: number;
 }
 
-/** `backend/server` -> HAProxy's status and counters; empty when HAProxy cannot be asked. */
+/** How long a request waits for a fresh `show stat` before it is served the last one read. */
+export const FRESH_STATS_WAIT_MS = 500;
+
+export interface LiveStats {
+  /** `backend/server` -> HAProxy's status and counters. */
+  servers: Map<string, LiveServer>;
+  /** True when `servers` is the last reading, not a fresh one (HAProxy slow, wedged or down); empty if there was none. */
+  stale: boolean;
+  /** When `servers` was read (epoch ms); undefined: never. */
+  at?: number;
+}
+
+/** One per runtime client: the last reading, and the read in flight (at most one, whoever asks). */
+interface StatsCache {
+  last?: { servers: Map<string, LiveServer>; at: number };
+  inflight?: Promise<boolean>;
+}
+const caches = new WeakMap<RuntimeClient, StatsCache>();
+
+/**
+ * HAProxy's per-server figures, fresh if `show stat` answers within `waitMs`, else the
+ * last reading marked stale. The read goes on after `waitMs` (bounded by the client's
+ * timeout) and updates the reading for the next caller; a slow HAProxy never holds up
+ * /metrics, /api/services or the dashboard by more than `waitMs`.
+ */
+export async function liveStats(client: RuntimeClient | undefined, waitMs = FRESH_STATS_WAIT_MS): Promise<LiveStats> {
+  if (!client) return { servers: new Map(), stale: false };
+  let cache = caches.get(client);
+  if (!cache) caches.set(client, (cache = {}));
+  const c = cache;
+  if (!c.inflight) {
+    c.inflight = readStats(client).then(
+      (servers) => {
+        c.last = { servers, at: Date.now() };
+        return true;
+      },
+      () => false,
+    );
+    void c.inflight.finally(() => (c.inflight = undefined));
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const fresh = await Promise.race([c.inflight, new Promise<false>((r) => (timer = setTimeout(() => r(false), waitMs)))]);
+  clearTimeout(timer);
+  return { servers: c.last?.servers ?? new Map(), stale: !fresh, at: c.last?.at };
+}
+
+/** `backend/server` -> HAProxy's status and counters; the last reading when HAProxy does not answer in time (see `liveStats`). */
 export async function haproxyStats(client: RuntimeClient | undefined): Promise<Map<string, LiveServer>> {
+  return (await liveStats(client)).servers;
+}
+
+async function readStats(client: RuntimeClient): Promise<Map<string, LiveServer>> {
+  // Outside the batch queue: a read must not wait behind a batch (or a wedged one).
+  const output = await client.query('show stat -1 4 -1');
+  if (!output.startsWith('#')) throw new Error(`show stat: ${output.trim().slice(0, 200)}`);
   const out = new Map<string, LiveServer>();
-  if (!client) return out;
-  try {
-    const [reply] = await client.batch(['show stat -1 4 -1']);
-    if (!reply.ok) return out;
-    const n = (v: string | undefined) => Number(v ?? 0) || 0;
-    for (const r of parseStat(reply.output)) {
-      out.set(`${r.pxname}/${r.svname}`, {
-        status: r.status,
-        sessions_current: n(r.scur),
-        sessions_total: n(r.stot),
-        bytes_in: n(r.bin),
-        bytes_out: n(r.bout),
-        connection_errors: n(r.econ),
-        response_errors: n(r.eresp),
-      });
-    }
-  } catch {
-    // HAProxy restarting: report no live data rather than fail the request.
+  const n = (v: string | undefined) => Number(v ?? 0) || 0;
+  for (const r of parseStat(output)) {
+    out.set(`${r.pxname}/${r.svname}`, {
+      status: r.status,
+      sessions_current: n(r.scur),
+      sessions_total: n(r.stot),
+      bytes_in: n(r.bin),
+      bytes_out: n(r.bout),
+      connection_errors: n(r.econ),
+      response_errors: n(r.eresp),
+    });
   }
   return out;
 }
@@ -106,7 +152,10 @@ export class StatsSampler extends EventEmitter<{ sample: [] }> {
     if (this.running) return;
     this.running = true;
     try {
-      const now = await haproxyStats(this.client);
+      const live = await liveStats(this.client);
+      // No fresh reading (HAProxy slow or wedged): keep the latest rates rather than chart a false zero.
+      if (live.stale) return;
+      const now = live.servers;
       const at = Date.now();
       this.latest = withRates(this.previous, now, this.previousAt ? (at - this.previousAt) / 1000 : 0);
       const first = this.previousAt === 0;

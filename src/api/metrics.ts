@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AgentView } from '../agent/view';
 import { ZkSession } from '../zk/session';
-import { haproxyStats, type LiveServer } from './live-stats';
+import { liveStats, type LiveStats, type LiveServer } from './live-stats';
 import type { RuntimeClient } from '../haproxy/runtime-client';
 import { parseInfo } from '../haproxy/state-parse';
 
@@ -72,7 +72,19 @@ export function createMetrics(agent: AgentView, client: RuntimeClient | undefine
       this.inc(agent.haproxy().restarts);
     },
   });
-  gauge('proxymgr_haproxy_up', '1 while the supervised HAProxy runs', [], (g) => g.set(agent.haproxy().running ? 1 : 0));
+  gauge('proxymgr_haproxy_up', '1 while the supervised HAProxy runs and answers on its admin socket (0 when unresponsive)', [], (g) => {
+    const h = agent.haproxy();
+    g.set(h.running && !h.unresponsive ? 1 : 0);
+  });
+  new Counter({
+    name: 'proxymgr_runtime_call_timeouts_total',
+    help: 'runtime API exchanges (batches, stats reads, health probes) that hit their deadline',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(client?.stats.timeouts ?? 0);
+    },
+  });
   gauge('proxymgr_agent_problems', 'problems of the agent as a whole (reload failing, HAProxy down, service config source down)', [], (g) => g.set(agent.problems().length));
   gauge('proxymgr_services', 'services by state: ok, error (bad definition, rejected, source down beyond grace), or degraded (source down within grace)', ['state'], (g) => {
     const st = agent.statuses();
@@ -99,14 +111,23 @@ export function createMetrics(agent: AgentView, client: RuntimeClient | undefine
 
   // HAProxy's own per-server counters: one `show stat` per scrape, shared by every gauge below
   // (prom-client collects them concurrently).
-  let pending: Promise<Map<string, LiveServer>> | undefined;
-  const stats = () => {
+  // When HAProxy does not answer within 500 ms the last reading is exported, and the gauges below say so.
+  let pending: Promise<LiveStats> | undefined;
+  const reading = () => {
     if (!pending) {
-      pending = haproxyStats(client);
+      pending = liveStats(client);
       void pending.finally(() => (pending = undefined));
     }
     return pending;
   };
+  const stats = async (): Promise<Map<string, LiveServer>> => (await reading()).servers;
+  gauge('proxymgr_haproxy_stats_stale', '1 when the per-server HAProxy figures are the last reading, not a fresh one (HAProxy did not answer show stat within 500 ms)', [], async (g) => {
+    g.set((await reading()).stale ? 1 : 0);
+  });
+  gauge('proxymgr_haproxy_stats_age_seconds', 'age of the per-server HAProxy figures exported (0 when fresh)', [], async (g) => {
+    const r = await reading();
+    g.set(r.at === undefined ? 0 : r.stale ? (Date.now() - r.at) / 1000 : 0);
+  });
   const labelsOf = (key: string) => ({ service: key.slice(0, key.indexOf('/')), server: key.slice(key.indexOf('/') + 1) });
   // Current values are gauges.
   const current = [
@@ -153,8 +174,8 @@ export function createMetrics(agent: AgentView, client: RuntimeClient | undefine
   gauge('proxymgr_build_info', 'always 1; the labels say which proxymgr, Node.js and HAProxy versions run', ['version', 'node', 'haproxy'], async (g) => {
     if (client && versionAt !== reloadsSeen && agent.haproxy().running) {
       try {
-        const [reply] = await client.batch(['show info']);
-        const v = reply.ok ? parseInfo(reply.output).Version : undefined;
+        // A short deadline of its own: a scrape must answer whatever HAProxy does.
+        const v = parseInfo(await client.query('show info', 500)).Version;
         if (v) {
           haproxyVersion = v;
           versionAt = reloadsSeen;

@@ -5,7 +5,7 @@ import type { Logger } from '../log';
 import { isValidWeight } from '../model/server';
 import { servicesView, withLive } from './services-view';
 import type { Registry } from 'prom-client';
-import { haproxyStats } from './live-stats';
+import { liveStats } from './live-stats';
 import type { RuntimeClient } from '../haproxy/runtime-client';
 import { statusOf, UnknownView } from './status';
 import type { Dashboard } from './dashboard';
@@ -263,9 +263,15 @@ export class ApiServer {
     res.end(Object.entries({ num_ok, num_error, has_error, good }).map(([k, v]) => `${k} ${v}`).join('\n') + '\n');
   }
 
-  /** The services view plus HAProxy's own view of each server: status and live counters from `show stat`. */
+  /**
+   * The services view plus HAProxy's own view of each server: status and live counters from
+   * `show stat`. When HAProxy does not answer within 500 ms the last reading is served,
+   * each service saying so in `haproxy_stats` (`stale`, and `age_ms` since that reading).
+   */
   private async services() {
-    return withLive(servicesView(this.agent), await haproxyStats(this.client));
+    const live = await liveStats(this.client);
+    const haproxy_stats = { stale: live.stale, age_ms: live.at === undefined ? null : Date.now() - live.at };
+    return withLive(servicesView(this.agent), live.servers).map((s) => ({ ...s, haproxy_stats }));
   }
 }
 

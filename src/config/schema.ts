@@ -53,6 +53,8 @@ const haproxy = z.strictObject({
   ready_timeout_ms: ms(10_000, 600_000),
   /** How long HAProxy gets to finish connections on agent shutdown before SIGKILL. */
   stop_timeout_ms: ms(10_000, 600_000),
+  /** How long HAProxy may leave its admin socket unanswered (wedged, stopped) before a new process replaces it. */
+  unresponsive_replace_ms: ms(10_000, 3_600_000),
 });
 
 const reload = z.strictObject({

@@ -6,6 +6,7 @@ import { parseInfo, parseServersState, replySeverity, type ActualServer } from '
  * Non-interactive mode: HAProxy answers and closes, so the reply ends at EOF.
  */
 export function runtimeCommand(socketPath: string, command: string, timeoutMs = 2000): Promise<string> {
+  // One deadline bounds the whole exchange: connect, write and reading the reply to EOF.
   if (/[\r\n]/.test(command)) return Promise.reject(new Error('runtime command must be a single line'));
   return exchange(socketPath, `${command}\n`, timeoutMs);
 }
@@ -25,6 +26,11 @@ export interface RuntimeReply {
 
 const PROMPT = '\n> ';
 
+/** An exchange that did not finish within its deadline (HAProxy wedged, stopped, overloaded). */
+export class RuntimeTimeout extends Error {
+  readonly code = 'ETIMEDOUT';
+}
+
 /**
  * The runtime API client: batches go out one at a time (a queue), each on one
  * connection in `prompt` mode with all commands pipelined, so every command gets
@@ -33,7 +39,9 @@ const PROMPT = '\n> ';
  */
 export class RuntimeClient {
   private queue: Promise<unknown> = Promise.resolve();
-  readonly stats = { batches: 0, commands: 0, failed: 0 };
+  readonly stats = { batches: 0, commands: 0, failed: 0, /** exchanges (batches and queries) that hit their deadline */ timeouts: 0 };
+  /** Called whenever an exchange hits its deadline (the HAProxy health watch listens). */
+  readonly timeoutListeners = new Set<(err: RuntimeTimeout) => void>();
 
   constructor(
     readonly socketPath: string,
@@ -47,6 +55,25 @@ export class RuntimeClient {
     const next = this.queue.then(run, run);
     this.queue = next.catch(() => undefined);
     return next;
+  }
+
+  /**
+   * One read-only command on its own connection, outside the batch queue, so that a
+   * read (stats, a health probe) never waits behind a batch, with its own deadline.
+   * Rejects on timeout or connection error; HAProxy's reply is returned as is.
+   */
+  query(command: string, timeoutMs = this.timeoutMs): Promise<string> {
+    return this.watch(runtimeCommand(this.socketPath, command, timeoutMs));
+  }
+
+  private watch<T>(p: Promise<T>): Promise<T> {
+    return p.catch((err: unknown) => {
+      if (err instanceof RuntimeTimeout) {
+        this.stats.timeouts++;
+        for (const l of this.timeoutListeners) l(err);
+      }
+      throw err;
+    });
   }
 
   async showServersState(backend?: string): Promise<ActualServer[]> {
@@ -67,7 +94,7 @@ export class RuntimeClient {
     if (commands.length === 0) return [];
     const lines = commands.map(escapeCommand);
     const payload = ['prompt', 'set severity-output number', ...lines, 'quit'].join('\n') + '\n';
-    const raw = await exchange(this.socketPath, payload, this.timeoutMs);
+    const raw = await this.watch(exchange(this.socketPath, payload, this.timeoutMs));
     // Replies come back in order, each followed by the prompt; [0] answers `prompt`, [1] the severity switch.
     const parts = raw.split(PROMPT);
     this.stats.batches++;
@@ -98,7 +125,7 @@ function exchange(socketPath: string, payload: string, timeoutMs: number): Promi
     const chunks: Buffer[] = [];
     const timer = setTimeout(() => {
       sock.destroy();
-      reject(new Error(`runtime API timed out after ${timeoutMs} ms`));
+      reject(new RuntimeTimeout(`runtime API timed out after ${timeoutMs} ms`));
     }, timeoutMs);
     sock.on('connect', () => sock.write(payload));
     sock.on('data', (d: Buffer) => chunks.push(d));

@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import { createInterface } from 'node:readline';
 import type { Logger } from '../log';
 import { showInfo } from './runtime-client';
+import { isStoppedState, procState } from './proc';
 
 export interface SupervisorOptions {
   binary: string;
@@ -14,6 +15,14 @@ export interface SupervisorOptions {
   /** Delay before the n-th consecutive restart after a crash: 0, then doubling from `restartBaseMs` up to `restartMaxMs`. */
   restartBaseMs?: number;
   restartMaxMs?: number;
+  /**
+   * A retiring (old) generation seen stopped (/proc state `T`, e.g. `kill -STOP`) for this long
+   * is SIGKILLed: it cannot act on the soft stop, yet its listeners still take a share of the
+   * new connections (SO_REUSEPORT). Default 1000 ms.
+   */
+  wedgedKillMs?: number;
+  /** `replace()`: how long the new process may take to become ready with the socket handoff before it is tried without it. Default 3000 ms (at most readyTimeoutMs). */
+  handoffTimeoutMs?: number;
 }
 
 export type LaunchResult =
@@ -30,6 +39,11 @@ interface Generation {
   adopted: boolean;
   /** Being replaced: the new process tells it to finish (-sf), so its exit is expected. */
   retiring?: boolean;
+  /** A new process not yet ready; set to why it failed when it did (it never served). */
+  starting?: boolean;
+  failure?: string;
+  /** SIGKILLed by the supervisor because it was wedged (stopped, or replaced as unresponsive). */
+  killed?: string;
   exited: Promise<void>;
 }
 
@@ -41,6 +55,7 @@ const ROUTINE = /Proxy \S+ stopped \(cumulated|Stopping (proxy|frontend|backend)
 const ECHO = /CLI : |\(leaving forced (maintenance|drain)\)|is going DOWN for maintenance\./;
 const STABLE_MS = 10_000;
 const HANDOFF_FAILED = /Failed to get the sockets from the old process|Failed to connect to the old process/;
+const WEDGE_POLL_MS = 100;
 
 /**
  * Runs HAProxy as child processes, one per configuration generation.
@@ -50,6 +65,13 @@ const HANDOFF_FAILED = /Failed to get the sockets from the old process|Failed to
  * between; a plain `-sf` drops some, see shared/notes/haproxy-2.6.md §2.3), then
  * tells the old one to finish its connections and exit. Every pid is tracked until
  * it exits, and all of them are stopped with the agent.
+ *
+ * A process that cannot act is not left on the ports: an old generation seen stopped
+ * (/proc state T) for `wedgedKillMs` after a reload is SIGKILLed (a responsive one finishing
+ * its connections is left alone, up to hard_stop_after), a reload skips the handoff from a
+ * stopped process, and `replace()` swaps out a current process that does not answer.
+ * Every exit is logged as what it was (`haproxy_exit` with `role`: old, new, wedged, current;
+ * `haproxy_crash` for the current process dying).
  *
  * Events: 'crash' (pid, code, signal), 'restarted' (LaunchResult), 'exit' (pid).
  */
@@ -71,12 +93,12 @@ export class Supervisor extends EventEmitter {
     process.on('exit', this.killAll);
   }
 
-  /** The pid serving now, if any. */
   /** New binary, config path or timeouts (SIGHUP): they apply from the next start, reload or stop. */
   configure(opts: Partial<Omit<SupervisorOptions, 'socketPath' | 'log'>>): void {
     this.opts = { ...this.opts, ...opts };
   }
 
+  /** The pid serving now, if any. */
   get pid(): number | undefined {
     return this.current?.pid;
   }
@@ -98,13 +120,86 @@ export class Supervisor extends EventEmitter {
     return this.serialise(() => this.launch());
   }
 
+  /**
+   * Replaces the current HAProxy because it does not answer (for the liveness monitor,
+   * src/agent/haproxy-health.ts, after haproxy.unresponsive_replace_ms). Serialised with
+   * start, reload and stop. A new process reading the config file on disk is started:
+   * with the socket handoff (`-x`) first, bounded by `handoffTimeoutMs`, unless the current
+   * process is stopped (/proc state T), which cannot answer a handoff; then without it
+   * (both bind the ports with SO_REUSEPORT). Once the new process answers, the old one is
+   * SIGKILLed (a stopped process cannot act on SIGUSR1, but dies on SIGKILL), so exactly
+   * one HAProxy holds the ports. Logs `haproxy_replaced` (reason, old_pid, pid, handoff) or
+   * `haproxy_replace_failed` (the old process is then left as it is: better a wedged one
+   * than none). `opts.pid`: replace only if that pid is still current (a reload or restart
+   * in between already replaced it; then resolves ok with the current pid and does nothing).
+   * With no HAProxy running it starts one.
+   */
+  replace(reason: string, opts: { pid?: number } = {}): Promise<LaunchResult> {
+    return this.serialise(async () => {
+      const t0 = performance.now();
+      const old = this.current;
+      if (old && opts.pid !== undefined && old.pid !== opts.pid) {
+        this.opts.log.info({ event: 'haproxy_replace_skipped', reason, pid: old.pid, asked_pid: opts.pid }, `not replacing HAProxy pid ${opts.pid}: pid ${old.pid} has taken over since`);
+        return { ok: true, pid: old.pid, ms: 0 };
+      }
+      if (!old) {
+        const res = await this.launch();
+        this.logReplace(reason, undefined, res, false, t0);
+        return res;
+      }
+      const oldState = procState(old.pid);
+      let res: LaunchResult | undefined;
+      let handoff = false;
+      if (!isStoppedState(oldState)) {
+        const bound = Math.min(this.opts.handoffTimeoutMs ?? 3000, this.opts.readyTimeoutMs);
+        res = await this.launchOnce(true, bound);
+        handoff = res.ok;
+        if (!res.ok && this.current === old) {
+          this.opts.log.warn({ event: 'haproxy_handoff_failed', old_pid: old.pid, error: res.error, output: res.output.slice(-3) }, `replacing HAProxy pid ${old.pid}: the new process started with the socket handoff did not come up (${res.error}); starting one without the handoff`);
+        }
+      }
+      if (!res?.ok && this.current === old) res = await this.launchOnce(false);
+      if (!res) res = { ok: false, error: 'HAProxy exited while being replaced', output: [], ms: performance.now() - t0 };
+      if (res.ok && res.pid !== old.pid && this.generations.has(old.pid)) {
+        old.killed = `replaced: ${reason}`;
+        signal(old.pid, 'SIGKILL');
+        await within(old.exited, 2000);
+      }
+      this.logReplace(reason, { pid: old.pid, state: oldState }, res, handoff, t0);
+      return res;
+    });
+  }
+
+  private logReplace(reason: string, old: { pid: number; state?: string } | undefined, res: LaunchResult, handoff: boolean, t0: number): void {
+    const ms = Math.round(performance.now() - t0);
+    if (res.ok) {
+      const was = old ? `pid ${old.pid}${old.state ? ` (state ${old.state})` : ''}` : 'none running';
+      this.opts.log.warn(
+        { event: 'haproxy_replaced', reason, old_pid: old?.pid, old_state: old?.state, pid: res.pid, handoff, ms },
+        `replaced unresponsive HAProxy ${was} with pid ${res.pid} (${handoff ? 'socket handoff' : 'no socket handoff'}): ${reason}`,
+      );
+    } else {
+      this.opts.log.error(
+        { event: 'haproxy_replace_failed', reason, old_pid: old?.pid, old_state: old?.state, error: res.error, output: res.output.slice(-5), ms },
+        `could not replace unresponsive HAProxy${old ? ` pid ${old.pid}` : ''}: ${res.error}`,
+      );
+    }
+  }
+
   async stop(): Promise<void> {
     this.stopping = true;
     clearTimeout(this.restartTimer);
     await this.chain.catch(() => undefined);
     const gens = [...this.generations.values()];
     // SIGUSR1 is HAProxy's soft stop: close listeners, let open connections finish.
-    for (const g of gens) signal(g.pid, 'SIGUSR1');
+    // A stopped process (state T) cannot act on it; waiting stopTimeoutMs for it helps nobody.
+    for (const g of gens) {
+      const state = procState(g.pid);
+      if (isStoppedState(state)) {
+        g.killed = `stopped (state ${state}) when the agent stopped`;
+        signal(g.pid, 'SIGKILL');
+      } else signal(g.pid, 'SIGUSR1');
+    }
     const all = Promise.all(gens.map((g) => g.exited));
     if (!(await within(all, this.opts.stopTimeoutMs))) {
       for (const g of this.generations.values()) signal(g.pid, 'SIGKILL');
@@ -133,15 +228,25 @@ export class Supervisor extends EventEmitter {
   }
 
   private async launch(): Promise<LaunchResult> {
+    const old = this.current;
+    if (old && isStoppedState(procState(old.pid))) {
+      // A stopped process cannot answer the handoff (HAProxy would wait 1 s for it, then give up).
+      this.opts.log.warn({ event: 'haproxy_handoff_skipped', old_pid: old.pid, old_state: procState(old.pid) }, `HAProxy pid ${old.pid} is stopped (state T) and cannot hand its sockets over; reloading without the handoff`);
+      return this.launchOnce(false);
+    }
     const res = await this.launchOnce(true);
     if (res.ok || !this.current || !res.output.some((l) => HANDOFF_FAILED.test(l))) return res;
-    // The old process's admin socket is unusable (deleted, or not ours): a plain -sf reload
-    // may refuse a few connections, but staying stuck on an old config forever is worse.
-    this.opts.log.warn({ event: 'haproxy_handoff_failed', pid: this.current.pid, output: res.output.slice(-3) }, 'socket handoff failed; reloading without it');
+    // The old process's admin socket is unusable (deleted, not ours, or the process does not
+    // answer): a plain -sf reload may refuse a few connections, but staying stuck on an old
+    // config forever is worse.
+    this.opts.log.warn(
+      { event: 'haproxy_handoff_failed', old_pid: this.current.pid, failed_pid: res.pid, output: res.output.slice(-3) },
+      `new HAProxy process could not take the listening sockets over from pid ${this.current.pid}; starting another without the handoff`,
+    );
     return this.launchOnce(false);
   }
 
-  private async launchOnce(handoff: boolean): Promise<LaunchResult> {
+  private async launchOnce(handoff: boolean, readyBoundMs = this.opts.readyTimeoutMs): Promise<LaunchResult & { pid?: number }> {
     const t0 = performance.now();
     const old = this.current;
     const args = ['-db', '-f', this.opts.configPath];
@@ -166,6 +271,7 @@ export class Supervisor extends EventEmitter {
       startedAt: Date.now(),
       output: [],
       adopted: false,
+      starting: true,
       // 'close' rather than 'exit': by then every line HAProxy printed has been read.
       exited: new Promise((resolve) => child.once('close', () => resolve())),
     };
@@ -173,18 +279,56 @@ export class Supervisor extends EventEmitter {
     this.track(gen);
     this.stats.starts++;
 
-    const outcome = await this.waitReady(gen);
+    const outcome = await this.waitReady(gen, readyBoundMs);
     const ms = performance.now() - t0;
     if (outcome !== 'ready') {
+      gen.failure = outcome;
       signal(gen.pid, 'SIGKILL');
       await gen.exited;
       if (old) this.stats.failedReloads++;
       this.keepOld(old);
-      return { ok: false, error: outcome, output: gen.output.slice(), ms };
+      return { ok: false, error: outcome, output: gen.output.slice(), ms, pid: gen.pid };
     }
+    gen.starting = false;
     this.current = gen;
-    if (old) this.stats.reloads++;
+    if (old) {
+      this.stats.reloads++;
+      this.watchRetiring(old);
+    }
     return { ok: true, pid: gen.pid, oldPid: old?.pid, ms };
+  }
+
+  /**
+   * A retiring generation should close its listeners at once (SIGUSR1 from -sf) and then
+   * finish its open connections, for as long as hard_stop_after allows: that is legitimate
+   * and is left alone. A stopped one (/proc state T: kill -STOP, a debugger) does neither,
+   * while the kernel keeps giving its listening sockets a share of new connections, with
+   * the previous config. Seen stopped for `wedgedKillMs` without a break, it is SIGKILLed.
+   */
+  private watchRetiring(gen: Generation): void {
+    const bound = this.opts.wedgedKillMs ?? 1000;
+    let stoppedSince: number | undefined;
+    let gone = false;
+    void gen.exited.then(() => (gone = true));
+    const timer = setInterval(() => {
+      if (gone || !this.generations.has(gen.pid) || gen === this.current) return clearInterval(timer);
+      const state = procState(gen.pid);
+      if (!isStoppedState(state)) {
+        stoppedSince = undefined;
+        return;
+      }
+      const now = Date.now();
+      stoppedSince ??= now;
+      if (now - stoppedSince < bound) return;
+      clearInterval(timer);
+      gen.killed = `stopped (state ${state}) for ${now - stoppedSince} ms after it was told to finish`;
+      this.opts.log.warn(
+        { event: 'haproxy_wedged_killed', pid: gen.pid, state, stopped_ms: now - stoppedSince, current_pid: this.current?.pid },
+        `old HAProxy pid ${gen.pid} is stopped (state ${state}) and still holds the listening sockets with the previous config; killed it (SIGKILL)`,
+      );
+      signal(gen.pid, 'SIGKILL');
+    }, WEDGE_POLL_MS);
+    timer.unref();
   }
 
   /** After a failed launch the old process stays current, unless it is gone too. */
@@ -199,10 +343,10 @@ export class Supervisor extends EventEmitter {
   }
 
   /** Resolves 'ready' once the new process answers `show info` with its own pid, or says why not. */
-  private async waitReady(gen: Generation): Promise<'ready' | string> {
+  private async waitReady(gen: Generation, boundMs: number): Promise<'ready' | string> {
     let exited = false;
     void gen.exited.then(() => (exited = true));
-    const deadline = Date.now() + this.opts.readyTimeoutMs;
+    const deadline = Date.now() + boundMs;
     while (Date.now() < deadline) {
       if (exited) return `HAProxy exited during startup (${describeExit(gen.child)})`;
       const pid = await showInfo(this.opts.socketPath, 250)
@@ -211,7 +355,7 @@ export class Supervisor extends EventEmitter {
       if (pid === gen.pid) return 'ready';
       await sleep(5);
     }
-    return `HAProxy did not answer on ${this.opts.socketPath} within ${this.opts.readyTimeoutMs} ms`;
+    return `HAProxy did not answer on ${this.opts.socketPath} within ${boundMs} ms`;
   }
 
   private track(gen: Generation): void {
@@ -221,16 +365,37 @@ export class Supervisor extends EventEmitter {
       this.emit('exit', gen.pid);
       const code = gen.child?.exitCode ?? null;
       const sig = gen.child?.signalCode ?? null;
+      const how = gen.adopted && !gen.child ? 'exited' : sig ? `killed by ${sig}` : `exit code ${code}`;
+      const base = { event: 'haproxy_exit', pid: gen.pid, code, signal: sig };
+      if (gen.starting) {
+        // A new process that never served: it failed its start (handoff refused, bad config, timeout).
+        const why = gen.failure ?? 'exited during startup';
+        const handoff = gen.output.some((l) => HANDOFF_FAILED.test(l));
+        this.opts.log.info({ ...base, role: 'new', handoff_failed: handoff, error: why }, `new HAProxy process pid ${gen.pid} failed to start and is gone (${how}): ${handoff ? 'socket handoff failed' : why}`);
+        return;
+      }
+      if (gen.killed) {
+        this.opts.log.info({ ...base, role: 'wedged', why: gen.killed }, `wedged HAProxy process pid ${gen.pid} killed (${gen.killed})`);
+        if (gen === this.current) this.current = undefined;
+        return;
+      }
       if (gen !== this.current || gen.retiring) {
-        this.opts.log.info({ event: 'haproxy_exit', pid: gen.pid, code, signal: sig }, 'old HAProxy process finished');
+        const finished = !sig && code === 0;
+        this.opts.log.info(
+          { ...base, role: 'old' },
+          finished ? `old HAProxy generation pid ${gen.pid} finished its connections and exited` : `old HAProxy generation pid ${gen.pid} ended (${how})`,
+        );
         return;
       }
       this.current = undefined;
-      if (this.stopping) return;
+      if (this.stopping) {
+        this.opts.log.info({ ...base, role: 'current' }, `HAProxy pid ${gen.pid} stopped with the agent (${how})`);
+        return;
+      }
       this.stats.crashes++;
       const lived = Date.now() - gen.startedAt;
       this.crashes = lived > STABLE_MS ? 1 : this.crashes + 1;
-      this.opts.log.error({ event: 'haproxy_crash', pid: gen.pid, code, signal: sig, lived_ms: lived, output: gen.output.slice(-5) }, 'HAProxy exited unexpectedly; restarting');
+      this.opts.log.error({ event: 'haproxy_crash', pid: gen.pid, code, signal: sig, lived_ms: lived, output: gen.output.slice(-5) }, `current HAProxy pid ${gen.pid} exited unexpectedly (${how}); restarting`);
       this.emit('crash', gen.pid, code, sig);
       this.scheduleRestart();
     });
@@ -246,10 +411,10 @@ export class Supervisor extends EventEmitter {
       this.serialise(() => (this.current ? Promise.resolve(undefined) : this.launch()))
         .then((res) => {
           if (!res) return;
-          if (res.ok) this.opts.log.info({ event: 'haproxy_restart', pid: res.pid, ms: Math.round(res.ms) }, 'HAProxy restarted');
+          if (res.ok) this.opts.log.info({ event: 'haproxy_restart', pid: res.pid, ms: Math.round(res.ms) }, `HAProxy restarted after a crash: pid ${res.pid}`);
           else {
             this.crashes++;
-            this.opts.log.error({ event: 'haproxy_restart_failed', error: res.error, output: res.output.slice(-5) }, 'HAProxy restart failed');
+            this.opts.log.error({ event: 'haproxy_restart_failed', error: res.error, output: res.output.slice(-5) }, `HAProxy restart after a crash failed: ${res.error}`);
             this.scheduleRestart();
           }
           this.emit('restarted', res);

@@ -30,6 +30,7 @@ describe('parseConfig', () => {
         hard_stop_after: '5m',
         ready_timeout_ms: 10000,
         stop_timeout_ms: 10000,
+        unresponsive_replace_ms: 10000,
         state_file: '/etc/haproxy/server-state',
         overrides_file: '/run/proxymgr/overrides.json',
       },

@@ -22,3 +22,33 @@ describe('escapeCommand', () => {
     expect(() => escapeCommand(input)).toThrow(`runtime command must be a single line: ${JSON.stringify(input)}`);
   });
 });
+
+describe('RuntimeClient deadlines', () => {
+  test('a socket that accepts and never answers: batch and query reject at their deadline, counted and reported', async () => {
+    const { createServer } = await import('node:net');
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { RuntimeClient, RuntimeTimeout } = await import('../../../src/haproxy/runtime-client');
+    const dir = mkdtempSync(join(tmpdir(), 'rc-'));
+    const path = join(dir, 's.sock');
+    const held: Array<import('node:net').Socket> = [];
+    const server = createServer((c) => held.push(c));
+    await new Promise<void>((r) => server.listen(path, r));
+    try {
+      const client = new RuntimeClient(path, 100);
+      const seen: string[] = [];
+      client.timeoutListeners.add((e) => seen.push(e.message));
+      const t0 = performance.now();
+      await expect(client.batch(['show info'])).rejects.toBeInstanceOf(RuntimeTimeout);
+      expect(performance.now() - t0).toBeLessThan(1000);
+      await expect(client.query('show stat', 50)).rejects.toThrow('timed out after 50 ms');
+      expect(client.stats.timeouts).toBe(2);
+      expect(seen).toEqual(['runtime API timed out after 100 ms', 'runtime API timed out after 50 ms']);
+    } finally {
+      for (const c of held) c.destroy();
+      await new Promise((r) => server.close(r));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
