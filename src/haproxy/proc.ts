@@ -37,3 +37,34 @@ export function procState(pid: number): string | undefined {
     return undefined;
   }
 }
+
+/** Sends a signal to a process that may already be gone. */
+export function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // already gone
+  }
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** For a process that is not our child: resolves once it is gone. */
+export function pollExit(pid: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setInterval(() => {
+      if (!isAlive(pid)) {
+        clearInterval(timer);
+        resolve();
+      }
+    }, 50);
+    timer.unref();
+  });
+}

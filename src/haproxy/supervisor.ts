@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { createInterface } from 'node:readline';
 import type { Logger } from '../log';
 import { showInfo } from './runtime-client';
-import { isStoppedState, procState } from './proc';
+import { isAlive, isStoppedState, pollExit, procState, signal } from './proc';
 
 export interface SupervisorOptions {
   binary: string;
@@ -434,36 +434,6 @@ export class Supervisor extends EventEmitter {
       });
     }
   }
-}
-
-function signal(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(pid, sig);
-  } catch {
-    // already gone
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** For a process that is not our child: resolves once it is gone. */
-function pollExit(pid: number): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setInterval(() => {
-      if (!isAlive(pid)) {
-        clearInterval(timer);
-        resolve();
-      }
-    }, 50);
-    timer.unref();
-  });
 }
 
 function describeExit(child?: ChildProcess): string {
