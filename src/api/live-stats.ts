@@ -64,13 +64,16 @@ export async function haproxyStats(client: RuntimeClient | undefined): Promise<M
   return (await liveStats(client)).servers;
 }
 
+/** The `show stat` columns a LiveServer is made of. */
+const STAT_COLUMNS = ['pxname', 'svname', 'status', 'scur', 'stot', 'bin', 'bout', 'econ', 'eresp'];
+
 async function readStats(client: RuntimeClient): Promise<Map<string, LiveServer>> {
   // Outside the batch queue: a read must not wait behind a batch (or a wedged one).
   const output = await client.query('show stat -1 4 -1');
   if (!output.startsWith('#')) throw new Error(`show stat: ${output.trim().slice(0, 200)}`);
   const out = new Map<string, LiveServer>();
   const n = (v: string | undefined) => Number(v ?? 0) || 0;
-  for (const r of parseStat(output)) {
+  for (const r of parseStat(output, STAT_COLUMNS)) {
     out.set(`${r.pxname}/${r.svname}`, {
       status: r.status,
       sessions_current: n(r.scur),

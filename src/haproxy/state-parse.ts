@@ -78,22 +78,28 @@ export function parseInfo(text: string): Record<string, string> {
   return info;
 }
 
-/** `show stat` CSV: one record per row, keyed by the header's column names. */
-export function parseStat(text: string): Array<Record<string, string>> {
-  const lines = text.split('\n').filter((l) => l.length > 0);
+/**
+ * `show stat` CSV: one record per row, keyed by the header's column names; with `only`,
+ * just those columns. At 20,000 servers the full record (about 100 columns a row) cost
+ * most of an idle agent's CPU when sampled every 2 s.
+ */
+export function parseStat(text: string, only?: readonly string[]): Array<Record<string, string>> {
+  const lines = text.split('\n');
   const header = lines.find((l) => l.startsWith('# '));
   if (!header) return [];
-  const cols = header.slice(2).split(',');
-  return lines
-    .filter((l) => !l.startsWith('#'))
-    .map((l) => {
-      const f = l.split(',');
-      const rec: Record<string, string> = {};
-      cols.forEach((name, i) => {
-        if (name) rec[name] = f[i] ?? '';
-      });
-      return rec;
-    });
+  const all = header.slice(2).split(',');
+  const cols = all.map((name, i) => [name, i] as const).filter(([name]) => name && (!only || only.includes(name)));
+  // Split no further than the last column wanted.
+  const limit = cols.length ? cols[cols.length - 1][1] + 1 : 0;
+  const out: Array<Record<string, string>> = [];
+  for (const l of lines) {
+    if (l.length === 0 || l.startsWith('#')) continue;
+    const f = l.split(',', limit);
+    const rec: Record<string, string> = {};
+    for (const [name, i] of cols) rec[name] = f[i] ?? '';
+    out.push(rec);
+  }
+  return out;
 }
 
 /**

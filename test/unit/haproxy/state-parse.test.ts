@@ -174,6 +174,7 @@ describe('parseStat', () => {
 
   test('rows shorter than the header fill with empty strings', () => {
     expect(parseStat('# pxname,svname,status,\nweb,a\n')).toEqual([{ pxname: 'web', svname: 'a', status: '' }]);
+    expect(parseStat('# pxname,svname,status,scur,\nweb,a,UP,3\n', ['svname', 'scur'])).toEqual([{ svname: 'a', scur: '3' }]);
   });
 
   test.each<[string, string]>([
