@@ -35,7 +35,7 @@ export class RuntimeTimeout extends Error {
  * The runtime API client: batches go out one at a time (a queue), each on one
  * connection in `prompt` mode with all commands pipelined, so every command gets
  * its own framed reply. In non-interactive mode `;`-joined replies cannot be told
- * apart (`del server` prints no blank line; shared/notes/haproxy-2.6.md §1.1).
+ * apart (`del server` prints no blank line; docs/runtime-facts.md).
  */
 export class RuntimeClient {
   private queue: Promise<unknown> = Promise.resolve();

@@ -62,7 +62,7 @@ const WEDGE_POLL_MS = 100;
  *
  * A reload starts a new process with `-x <admin socket> -sf <old pid>`: it takes
  * the listening sockets over from the old process (no connection is refused in
- * between; a plain `-sf` drops some, see shared/notes/haproxy-2.6.md §2.3), then
+ * between; a plain `-sf` drops some, see docs/runtime-facts.md), then
  * tells the old one to finish its connections and exit. Every pid is tracked until
  * it exits, and all of them are stopped with the agent.
  *

@@ -28,7 +28,7 @@ const WATCHDOG_EVERY_MS = Math.round(SESSION_TIMEOUT_MS / 3);
  * sessions). Reference counted: the last `release` closes it.
  *
  * node-zookeeper-client never notices a hung server and reports expiry only after
- * it reconnects, and an expired client is dead (shared/notes/test-servers.md §2).
+ * it reconnects, and an expired client is dead (docs/runtime-facts.md).
  * So a watchdog pings the server; when a ping has not come back within the session
  * timeout, or the session expired, the client is replaced and 'replaced' is emitted
  * so that every user re-reads and re-arms its watches. Nothing is removed meanwhile.
@@ -197,7 +197,7 @@ export class ZkSession extends EventEmitter {
   }
 }
 
-/** Operations queue without a timeout while disconnected (shared/notes/test-servers.md §2): bound them. */
+/** Operations queue without a timeout while disconnected (docs/runtime-facts.md): bound them. */
 export function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
