@@ -11,19 +11,11 @@ import { statusOf, UnknownView } from './status';
 import type { Dashboard } from './dashboard';
 import { readiness } from './probes';
 import { apiTokens, roleAllows, TokenSet, type Role } from './tokens';
-import { parseServiceDefinition, isValidServiceName } from '../model/service';
-import { WATCHER_SCHEMAS } from '../watchers';
 import { createServiceStore } from '../service-config';
-import { PreconditionFailed, StoreConflict, type Precondition, type ServiceStore } from '../service-config/store';
+import type { ServiceStore } from '../service-config/store';
+import { precondition, ServiceDefinitions, summarize, type Reply } from './service-definitions';
 
 const MAX_BODY = 64 * 1024;
-
-/** What a mutating call answers; the audit line records its status. */
-interface Reply {
-  status: number;
-  body: unknown;
-  headers?: Record<string, string>;
-}
 
 /** One mutating route: the role it needs and what it does with the request body. */
 interface Mutation {
@@ -39,6 +31,7 @@ interface Mutation {
 export class ApiServer {
   private server?: Server;
   private tokens: TokenSet;
+  private readonly definitions: ServiceDefinitions;
 
   constructor(
     private readonly agent: AgentView,
@@ -50,8 +43,9 @@ export class ApiServer {
     private readonly metrics: Registry,
     private readonly dashboard?: Dashboard,
     /** Where `PUT/DELETE /api/services/NAME` write (`ApiServer.storeOf`); without one those calls answer 501. */
-    private store?: ServiceStore,
+    store?: ServiceStore,
   ) {
+    this.definitions = new ServiceDefinitions(store);
     this.tokens = tokens instanceof TokenSet ? tokens : new TokenSet(tokens ? [{ name: 'default', secret: tokens, role: 'admin' }] : []);
   }
 
@@ -78,10 +72,7 @@ export class ApiServer {
    */
   reconfigure(config: Config): void {
     this.setTokens(apiTokens(config, this.log));
-    const next = createServiceStore(config.service_config);
-    if (this.store && this.store.describe() === next.describe()) return next.close();
-    this.store?.close();
-    this.store = next;
+    this.definitions.reconfigure(config);
   }
 
   async listen(hostPort: string): Promise<{ host: string; port: number }> {
@@ -102,7 +93,7 @@ export class ApiServer {
 
   async close(): Promise<void> {
     this.dashboard?.close();
-    this.store?.close();
+    this.definitions.close();
     if (!this.server) return;
     this.server.closeAllConnections();
     await new Promise((r) => this.server!.close(r));
@@ -135,7 +126,7 @@ export class ApiServer {
       return one ? json(res, 200, one) : json(res, 404, { error: `no service ${parts[2]}` });
     }
     if (parts.length === 4 && parts[3] === 'definition') {
-      const r = await this.definition(parts[2]);
+      const r = await this.definitions.read(parts[2]);
       return json(res, r.status, r.body, r.headers);
     }
     return json(res, 404, { error: `no route ${req.method} ${url.pathname}` });
@@ -148,8 +139,8 @@ export class ApiServer {
       const [service, server, what] = [parts[2], parts[4], parts[5] as 'state' | 'weight'];
       return { need: 'operate', run: (body, _req, change) => this.override(service, server, what, body, change) };
     }
-    if (parts.length === 3 && method === 'PUT') return { need: 'admin', run: (body, req, change) => this.putService(parts[2], body, precondition(req), change) };
-    if (parts.length === 3 && method === 'DELETE') return { need: 'admin', run: (_body, req, change) => this.deleteService(parts[2], precondition(req), change) };
+    if (parts.length === 3 && method === 'PUT') return { need: 'admin', run: (body, req, change) => this.definitions.put(parts[2], body, precondition(req), change) };
+    if (parts.length === 3 && method === 'DELETE') return { need: 'admin', run: (_body, req, change) => this.definitions.remove(parts[2], precondition(req), change) };
     return undefined;
   }
 
@@ -197,57 +188,6 @@ export class ApiServer {
     return { status: 200, body: { service, server, override: this.agent.overrideOf(service, server) ?? null } };
   }
 
-  /** `GET /api/services/NAME/definition`: the blob as the source holds it, and its version (also the ETag). */
-  private async definition(name: string): Promise<Reply> {
-    if (!this.store) return { status: 501, body: { error: 'no service store: the API cannot read service definitions' } };
-    if (!isValidServiceName(name)) return { status: 400, body: { error: `invalid service name ${JSON.stringify(name)}` } };
-    try {
-      const cur = await this.store.read(name);
-      if (!cur) return { status: 404, body: { error: `no service ${name} in ${this.store.describe()}` } };
-      return { status: 200, body: { blob: cur.blob ?? null, version: cur.version }, headers: { etag: `"${cur.version}"` } };
-    } catch (err) {
-      return storeError(err);
-    }
-  }
-
-  /** `PUT /api/services/NAME`: validated like a blob from the source, then written to it; the agent picks it up through its watch. */
-  private async putService(name: string, body: () => Promise<string>, cond: Precondition, change: Record<string, unknown>): Promise<Reply> {
-    if (!this.store) return { status: 501, body: { error: 'no service store: the API cannot write service definitions' } };
-    change.service = name;
-    if (cond.ifMatch !== undefined) change.if_match = cond.ifMatch;
-    if (cond.ifNoneMatch !== undefined) change.if_none_match = cond.ifNoneMatch;
-    let raw: unknown;
-    try {
-      raw = JSON.parse(await body());
-    } catch (err) {
-      return { status: 400, body: { error: `body must be a JSON service blob: ${(err as Error).message}` } };
-    }
-    change.blob = blobSummary(raw);
-    const parsed = parseServiceDefinition(name, raw, WATCHER_SCHEMAS);
-    if (!parsed.ok) return { status: 400, body: { error: `service ${name} is invalid: ${parsed.errors.join('; ')}`, errors: parsed.errors } };
-    try {
-      const r = await this.store.write(name, raw, cond);
-      change.version = r.version;
-      return { status: r.created ? 201 : 200, body: { service: name, version: r.version, created: r.created }, headers: { etag: `"${r.version}"` } };
-    } catch (err) {
-      return storeError(err);
-    }
-  }
-
-  /** `DELETE /api/services/NAME`: removed from the source; the agent removes the service through its watch. */
-  private async deleteService(name: string, cond: Precondition, change: Record<string, unknown>): Promise<Reply> {
-    if (!this.store) return { status: 501, body: { error: 'no service store: the API cannot remove service definitions' } };
-    change.service = name;
-    if (cond.ifMatch !== undefined) change.if_match = cond.ifMatch;
-    if (!isValidServiceName(name)) return { status: 400, body: { error: `invalid service name ${JSON.stringify(name)}` } };
-    try {
-      if (!(await this.store.remove(name, cond))) return { status: 404, body: { error: `no service ${name} in ${this.store.describe()}` } };
-      return { status: 200, body: { service: name, deleted: true } };
-    } catch (err) {
-      return storeError(err);
-    }
-  }
-
   /** Lovebeat-style: four plain lines, or JSON (with the errors spelled out) when asked for. */
   private status(req: IncomingMessage, res: ServerResponse, view: string | undefined): void {
     let st;
@@ -292,32 +232,4 @@ function readBody(req: IncomingMessage): Promise<string> {
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });
-}
-
-/** If-Match and If-None-Match (`*` only), with the quotes and weak marker of an ETag taken off. */
-function precondition(req: IncomingMessage): Precondition {
-  const tag = (v: string | undefined) => v?.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
-  const ifMatch = tag(req.headers['if-match']);
-  const ifNoneMatch = tag(req.headers['if-none-match']);
-  return { ...(ifMatch !== undefined && { ifMatch }), ...(ifNoneMatch === '*' && { ifNoneMatch: '*' as const }) };
-}
-
-function storeError(err: unknown): Reply {
-  if (err instanceof PreconditionFailed) return { status: 412, body: { error: `precondition failed: ${err.message}`, version: err.current ?? null } };
-  if (err instanceof StoreConflict) return { status: 409, body: { error: err.message } };
-  return { status: 503, body: { error: `service store: ${(err as Error).message}` } };
-}
-
-/** A short, safe rendering of one body value for the audit line. */
-function summarize(v: unknown): unknown {
-  if (v === null || typeof v === 'number' || typeof v === 'boolean') return v;
-  if (typeof v === 'string') return v.length > 40 ? `${v.slice(0, 40)}...` : v;
-  return typeof v;
-}
-
-/** What a service blob is, for the audit line: its watcher type, port and keys (not its values). */
-function blobSummary(raw: unknown): unknown {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return summarize(raw);
-  const r = raw as Record<string, unknown>;
-  return { type: summarize(r.type), port: summarize(r.port), keys: Object.keys(r).sort().slice(0, 30) };
 }
