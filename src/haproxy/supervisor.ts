@@ -1,9 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { createInterface } from 'node:readline';
 import type { Logger } from '../log';
 import { showInfo } from './runtime-client';
 import { isAlive, isStoppedState, pollExit, procState, signal } from './proc';
+import { describeExit, forwardOutput, watchRetiring, type Generation } from './generation';
 
 export interface SupervisorOptions {
   binary: string;
@@ -29,33 +29,8 @@ export type LaunchResult =
   | { ok: true; pid: number; oldPid?: number; ms: number }
   | { ok: false; error: string; output: string[]; ms: number };
 
-interface Generation {
-  pid: number;
-  child?: ChildProcess;
-  startedAt: number;
-  /** Last lines HAProxy printed, for failure reports. */
-  output: string[];
-  /** Not our child: a process found on the admin socket at start (left by an earlier agent). */
-  adopted: boolean;
-  /** Being replaced: the new process tells it to finish (-sf), so its exit is expected. */
-  retiring?: boolean;
-  /** A new process not yet ready; set to why it failed when it did (it never served). */
-  starting?: boolean;
-  failure?: string;
-  /** SIGKILLed by the supervisor because it was wedged (stopped, or replaced as unresponsive). */
-  killed?: string;
-  exited: Promise<void>;
-}
-
-const OUTPUT_LINES = 50;
-// HAProxy prints these as warnings on every soft stop (each reload); they are routine.
-const ROUTINE = /Proxy \S+ stopped \(cumulated|Stopping (proxy|frontend|backend) |Exiting Master process/;
-// Echoes of the agent's own runtime commands (add, state, del): the agent's plan line already
-// says it; at 10,000 adds they would be 20,000 lines and a full stdout pipe blocks the agent.
-const ECHO = /CLI : |\(leaving forced (maintenance|drain)\)|is going DOWN for maintenance\./;
 const STABLE_MS = 10_000;
 const HANDOFF_FAILED = /Failed to get the sockets from the old process|Failed to connect to the old process/;
-const WEDGE_POLL_MS = 100;
 
 /**
  * Runs HAProxy as child processes, one per configuration generation.
@@ -275,7 +250,7 @@ export class Supervisor extends EventEmitter {
       // 'close' rather than 'exit': by then every line HAProxy printed has been read.
       exited: new Promise((resolve) => child.once('close', () => resolve())),
     };
-    this.forwardOutput(gen);
+    forwardOutput(gen, this.opts.log);
     this.track(gen);
     this.stats.starts++;
 
@@ -293,42 +268,14 @@ export class Supervisor extends EventEmitter {
     this.current = gen;
     if (old) {
       this.stats.reloads++;
-      this.watchRetiring(old);
+      watchRetiring(old, {
+        boundMs: this.opts.wedgedKillMs ?? 1000,
+        log: this.opts.log,
+        retiring: () => this.generations.has(old.pid) && old !== this.current,
+        currentPid: () => this.current?.pid,
+      });
     }
     return { ok: true, pid: gen.pid, oldPid: old?.pid, ms };
-  }
-
-  /**
-   * A retiring generation should close its listeners at once (SIGUSR1 from -sf) and then
-   * finish its open connections, for as long as hard_stop_after allows: that is legitimate
-   * and is left alone. A stopped one (/proc state T: kill -STOP, a debugger) does neither,
-   * while the kernel keeps giving its listening sockets a share of new connections, with
-   * the previous config. Seen stopped for `wedgedKillMs` without a break, it is SIGKILLed.
-   */
-  private watchRetiring(gen: Generation): void {
-    const bound = this.opts.wedgedKillMs ?? 1000;
-    let stoppedSince: number | undefined;
-    let gone = false;
-    void gen.exited.then(() => (gone = true));
-    const timer = setInterval(() => {
-      if (gone || !this.generations.has(gen.pid) || gen === this.current) return clearInterval(timer);
-      const state = procState(gen.pid);
-      if (!isStoppedState(state)) {
-        stoppedSince = undefined;
-        return;
-      }
-      const now = Date.now();
-      stoppedSince ??= now;
-      if (now - stoppedSince < bound) return;
-      clearInterval(timer);
-      gen.killed = `stopped (state ${state}) for ${now - stoppedSince} ms after it was told to finish`;
-      this.opts.log.warn(
-        { event: 'haproxy_wedged_killed', pid: gen.pid, state, stopped_ms: now - stoppedSince, current_pid: this.current?.pid },
-        `old HAProxy pid ${gen.pid} is stopped (state ${state}) and still holds the listening sockets with the previous config; killed it (SIGKILL)`,
-      );
-      signal(gen.pid, 'SIGKILL');
-    }, WEDGE_POLL_MS);
-    timer.unref();
   }
 
   /** After a failed launch the old process stays current, unless it is gone too. */
@@ -422,23 +369,6 @@ export class Supervisor extends EventEmitter {
         .catch(() => undefined);
     }, delay);
   }
-
-  private forwardOutput(gen: Generation): void {
-    const child = gen.child!;
-    for (const stream of [child.stdout!, child.stderr!]) {
-      createInterface({ input: stream }).on('line', (line) => {
-        gen.output.push(line);
-        if (gen.output.length > OUTPUT_LINES) gen.output.shift();
-        const level = line.includes('[ALERT]') ? 'error' : ECHO.test(line) ? 'debug' : line.includes('[WARNING]') && !ROUTINE.test(line) ? 'warn' : 'info';
-        this.opts.log[level]({ event: 'haproxy_output', pid: gen.pid, line }, 'haproxy');
-      });
-    }
-  }
-}
-
-function describeExit(child?: ChildProcess): string {
-  if (!child) return 'unknown';
-  return child.signalCode ? `signal ${child.signalCode}` : `exit code ${child.exitCode}`;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
