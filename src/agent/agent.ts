@@ -16,7 +16,7 @@ import { HaproxyHealth } from './haproxy-health';
 import { DesiredState, type Override } from './desired-state';
 import { OperatorOverrides } from './operator-overrides';
 import { Reloader } from './reloader';
-import { applySettings, settleConfig } from './settings-change';
+import { applySettings, replaceSource, settleConfig } from './settings-change';
 import { RuntimePath } from './runtime-path';
 import { ServiceTable, type ServiceStatus } from './service-table';
 import type { AgentEvents, AgentOptions, AgentStats, AgentView, ApplyOutcome } from './view';
@@ -142,13 +142,7 @@ export class Agent implements AgentView {
     applySettings(before, config, { reloadTimer: this.reloadTimer, client: this.client, supervisor: this.supervisor, runtimePath: this.runtimePath, services: this.services });
     for (const why of restartRequired) this.log.warn({ event: 'config_restart_required', file: config.file, reason: why }, `proxymgr.yml: ${why}`);
     if (before.haproxy.overrides_file !== config.haproxy.overrides_file) this.operator.moved();
-    if (JSON.stringify(before.service_config) !== JSON.stringify(config.service_config)) {
-      await this.source?.stop();
-      this.services.markAllStale();
-      this.source = createServiceConfigSource(config.service_config, config.file);
-      await this.source.start(this.services);
-      this.services.dropStale();
-    }
+    if (JSON.stringify(before.service_config) !== JSON.stringify(config.service_config)) this.source = await replaceSource(this.source, this.services, config);
     this.log.info({ event: 'config_reloaded', file: config.file }, 'configuration re-read');
     this.reclassifyAll();
     this.schedule();
@@ -162,6 +156,9 @@ export class Agent implements AgentView {
 
   statuses(now = Date.now()): ServiceStatus[] {
     return this.services.statuses(now, (name) => this.desired.problemsOf(name));
+  }
+  status(name: string, now = Date.now()): ServiceStatus | undefined {
+    return this.services.status(name, now, (n) => this.desired.problemsOf(n));
   }
   get configuration(): Config {
     return this.config;
@@ -179,6 +176,9 @@ export class Agent implements AgentView {
 
   desiredServices(): readonly DesiredService[] {
     return this.desired.all();
+  }
+  desiredService(name: string): DesiredService | undefined {
+    return this.desired.get(name);
   }
 
   /** The first sync is done and HAProxy was given its configuration. */
@@ -222,11 +222,11 @@ export class Agent implements AgentView {
     });
   }
 
-  /** Recomputes what changed and sorts each changed service onto its path. */
-  private absorb(): boolean {
+  /** Recomputes what changed and sorts each changed service onto its path; the names whose desired state changed. */
+  private absorb(): string[] {
     const changed = this.desired.refresh();
     this.apply.classify(changed);
-    return changed.length > 0;
+    return changed;
   }
 
   /** Every service sorted anew: after a reload (what runs changed) and a re-read proxymgr.yml. */
@@ -237,7 +237,8 @@ export class Agent implements AgentView {
   }
 
   private tick(): void {
-    if (this.absorb()) this.events.emit('changed');
+    const changed = new Set([...this.desired.takeReported(), ...this.absorb()]);
+    if (changed.size) this.events.emit('changed', [...changed]);
     if (!this.started || !this.opts.manageHAProxy || this.apply.text === undefined) return;
     if (this.apply.hasRuntimeWork()) this.runtimePath?.changed();
     // HAProxy being down is the supervisor's to mend; a change while it restarts waits for it.

@@ -39,6 +39,7 @@ export class DesiredState {
   /** Services whose servers name a host, not an address: an answer from DNS changes them. */
   private readonly withHostnames = new Set<string>();
   private readonly dirty = new Set<string>();
+  private readonly reported = new Set<string>();
   private sorted?: DesiredService[];
 
   constructor(
@@ -48,6 +49,14 @@ export class DesiredState {
 
   markDirty(name: string): void {
     this.dirty.add(name);
+    this.reported.add(name);
+  }
+
+  /** The services marked dirty one by one (a source reported them) since the last call. */
+  takeReported(): string[] {
+    const names = [...this.reported];
+    this.reported.clear();
+    return names;
   }
 
   /** After a reload, ports are held by different services; and after a new DNS answer. */

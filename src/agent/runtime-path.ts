@@ -139,7 +139,7 @@ export class RuntimePath {
     if (outcome.commands > 0 && outcome.applied.length && pendingSince !== undefined && trigger === 'change') {
       events.emit('propagated', { path: 'runtime', seconds: (now - pendingSince) / 1000 });
     }
-    if (outcome.commands > 0) events.emit('changed');
+    if (outcome.commands > 0) events.emit('changed', outcome.applied);
     const applied = new Set(outcome.applied);
     apply.applied(batch.filter((s) => applied.has(s.name)));
     for (const r of outcome.needReload) apply.refuse(r.service, r.reason);

@@ -135,31 +135,36 @@ export class ServiceTable implements ServiceConfigHandler {
 
   /** Each service's status; `problemsOf` adds what the desired state knows (port conflict, refused by HAProxy). */
   statuses(now = Date.now(), problemsOf: (name: string) => string[] = () => []): ServiceStatus[] {
-    return [...this.entries.values()]
-      .sort((a, b) => (a.name < b.name ? -1 : 1))
-      .map((e) => {
-        const problems = [...e.errors];
-        const warnings: string[] = [];
-        problems.push(...problemsOf(e.name));
-        if (e.sourceError !== undefined) {
-          const since = e.sourceErrorSince ?? now;
-          const late = now - since >= this.sourceGraceMs;
-          (late ? problems : warnings).push(`${e.sourceError} (since ${new Date(since).toISOString()})`);
-        }
-        return {
-          name: e.name,
-          origin: e.origin,
-          port: e.def?.port,
-          type: e.def?.watcher.type,
-          servers: e.servers.length,
-          ok: problems.length === 0,
-          problems,
-          warnings,
-          sourceUp: e.sourceError === undefined,
-          ...(e.lastChange !== undefined && { lastChange: new Date(e.lastChange).toISOString() }),
-          ...(e.lastError && { lastError: { message: e.lastError.message, at: new Date(e.lastError.at).toISOString() } }),
-        };
-      });
+    return [...this.entries.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map((e) => this.statusOf(e, now, problemsOf));
+  }
+
+  status(name: string, now = Date.now(), problemsOf: (name: string) => string[] = () => []): ServiceStatus | undefined {
+    const e = this.entries.get(name);
+    return e && this.statusOf(e, now, problemsOf);
+  }
+
+  private statusOf(e: ServiceEntry, now: number, problemsOf: (name: string) => string[]): ServiceStatus {
+    const problems = [...e.errors];
+    const warnings: string[] = [];
+    problems.push(...problemsOf(e.name));
+    if (e.sourceError !== undefined) {
+      const since = e.sourceErrorSince ?? now;
+      const late = now - since >= this.sourceGraceMs;
+      (late ? problems : warnings).push(`${e.sourceError} (since ${new Date(since).toISOString()})`);
+    }
+    return {
+      name: e.name,
+      origin: e.origin,
+      port: e.def?.port,
+      type: e.def?.watcher.type,
+      servers: e.servers.length,
+      ok: problems.length === 0,
+      problems,
+      warnings,
+      sourceUp: e.sourceError === undefined,
+      ...(e.lastChange !== undefined && { lastChange: new Date(e.lastChange).toISOString() }),
+      ...(e.lastError && { lastError: { message: e.lastError.message, at: new Date(e.lastError.at).toISOString() } }),
+    };
   }
 
   /** Records a source problem; the first one starts the grace period. */

@@ -2,6 +2,8 @@ import type { Config } from '../config/load';
 import type { RuntimeClient } from '../haproxy/runtime-client';
 import type { Supervisor } from '../haproxy/supervisor';
 import type { Quiescence } from '../util/quiescence';
+import { createServiceConfigSource } from '../service-config';
+import type { ServiceConfigSource } from '../service-config/source';
 import type { RuntimePath } from './runtime-path';
 import type { ServiceTable } from './service-table';
 
@@ -52,4 +54,14 @@ export function applySettings(before: Config, config: Config, h: SettingsHolders
   h.services.defaults = { dnsNameservers: config.dns.nameservers };
   h.services.sourceGraceMs = config.status.source_grace_ms;
   if (JSON.stringify(before.dns.nameservers) !== JSON.stringify(config.dns.nameservers)) h.services.restartWatchers('dns');
+}
+
+/** A new service-config source in place of the old one: services it no longer lists are dropped once it has listed. */
+export async function replaceSource(old: ServiceConfigSource | undefined, services: ServiceTable, config: Config): Promise<ServiceConfigSource> {
+  await old?.stop();
+  services.markAllStale();
+  const source = createServiceConfigSource(config.service_config, config.file);
+  await source.start(services);
+  services.dropStale();
+  return source;
 }

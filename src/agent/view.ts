@@ -27,8 +27,11 @@ export interface AgentEvents {
   runtime: [{ trigger: RuntimeTrigger; commands: number; planSeconds: number; seconds: number }];
   /** From the first unapplied change a source reported to HAProxy running it. */
   propagated: [{ path: 'runtime' | 'reload'; seconds: number }];
-  /** What should run, or what runs, may have changed (the dashboard refreshes). */
-  changed: [];
+  /**
+   * What should run, or what runs, may have changed for these services (undefined: any of them): those a source
+   * reported, those their change touched (a port given to another), those applied. The dashboard refreshes them.
+   */
+  changed: [names?: readonly string[]];
 }
 
 export interface AgentStats {
@@ -48,10 +51,13 @@ export interface AgentView {
   readonly stats: Readonly<AgentStats>;
   readonly configuration: Config;
   statuses(now?: number): ServiceStatus[];
+  /** One service's status; undefined when there is no such service. */
+  status(name: string, now?: number): ServiceStatus | undefined;
   /** Problems of the agent as a whole (not of one service): they make /status bad for every view. */
   problems(now?: number): string[];
   /** What HAProxy should run now, per service, sorted by name. */
   desiredServices(): readonly DesiredService[];
+  desiredService(name: string): DesiredService | undefined;
   overrideOf(service: string, server: string): Override | undefined;
   /** An operator's state or weight for one server; false when no such server should run. */
   setOverride(service: string, server: string, override: Override | undefined): boolean;

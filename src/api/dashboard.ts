@@ -1,19 +1,15 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import type { AgentView } from '../agent/view';
-import type { EventFeed, FeedEntry } from './feed';
-import type { StatsSampler } from './live-stats';
-import { servicesView, withLive } from './services-view';
+import { DashboardStream, MAX_WATCHED } from './dashboard-stream';
+import type { EventFeed } from './feed';
+import type { Reply } from './service-definitions';
+import type { StatsSampler } from './stats-sampler';
+import { serverName } from '../model/server';
 
 // dist/api/ and src/api/ both sit two levels below the package root, where web/ is.
 const WEB_DIR = join(__dirname, '..', '..', 'web');
-const FILES: Record<string, string> = {
-  '/': 'index.html',
-  '/index.html': 'index.html',
-  '/app.js': 'app.js',
-  '/app.css': 'app.css',
-};
 const TYPES: Record<string, string> = {
   html: 'text/html; charset=utf-8',
   js: 'text/javascript; charset=utf-8',
@@ -25,47 +21,34 @@ const SECURITY_HEADERS = {
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
 };
-const HEARTBEAT_MS = 15_000;
-const CHANGE_DEBOUNCE_MS = 100;
+
+/** The page's files: index.html at `/`, and the scripts and style sheets beside it (read once; no subfolders, nothing else). */
+function webFiles(): Map<string, string> {
+  const files = new Map<string, string>([['/', 'index.html']]);
+  for (const f of readdirSync(WEB_DIR)) if (/^[a-z0-9-]+\.(html|js|css)$/.test(f)) files.set(`/${f}`, f);
+  return files;
+}
 
 /**
- * The browser dashboard: static files from web/, and `/events`, a Server-Sent Events
- * stream of the state (on every stats sample and, debounced, on every change), the
- * chart history and the decision feed.
+ * The browser dashboard: static files from web/, the `/events` stream, the watch call
+ * and the history reads (docs/dashboard.md).
  */
 export class Dashboard {
-  private readonly clients = new Set<ServerResponse>();
-  private changeTimer?: NodeJS.Timeout;
-  private readonly heartbeat: NodeJS.Timeout;
-  private readonly onChanged = () => {
-    if (this.changeTimer || this.clients.size === 0) return;
-    this.changeTimer = setTimeout(() => {
-      this.changeTimer = undefined;
-      this.broadcast('state', this.state());
-    }, CHANGE_DEBOUNCE_MS);
-  };
-  private readonly onSample = () => {
-    if (this.clients.size) this.broadcast('state', this.state());
-  };
-  private readonly onEntry = (e: FeedEntry) => this.broadcast('log', e);
+  private readonly files = webFiles();
+  private readonly stream: DashboardStream;
 
   constructor(
     private readonly agent: AgentView,
-    private readonly feed: EventFeed,
+    feed: EventFeed,
     private readonly sampler: StatsSampler,
+    private readonly maxServerHistories: number,
   ) {
-    agent.events.on('changed', this.onChanged);
-    sampler.on('sample', this.onSample);
-    feed.on('entry', this.onEntry);
-    this.heartbeat = setInterval(() => {
-      for (const res of this.clients) res.write(': keep-alive\n\n');
-    }, HEARTBEAT_MS);
-    this.heartbeat.unref();
+    this.stream = new DashboardStream(agent, sampler, feed);
   }
 
   /** Serves a dashboard file; false when `path` is not one. */
   serveFile(path: string, res: ServerResponse): boolean {
-    const file = FILES[path];
+    const file = this.files.get(path);
     if (!file) return false;
     const body = readFileSync(join(WEB_DIR, file));
     res.writeHead(200, { 'content-type': TYPES[file.slice(file.lastIndexOf('.') + 1)], 'cache-control': 'no-cache', ...SECURITY_HEADERS });
@@ -73,55 +56,45 @@ export class Dashboard {
     return true;
   }
 
-  /** `GET /events`: the initial state, history and feed, then updates as they happen. */
+  /** `GET /events`: the snapshot, then what changes. */
   events(req: IncomingMessage, res: ServerResponse): void {
-    res.writeHead(200, {
-      'content-type': 'text/event-stream',
-      'cache-control': 'no-cache',
-      connection: 'keep-alive',
-      // nginx buffers responses by default, which would hold the stream back.
-      'x-accel-buffering': 'no',
-    });
-    res.write(`retry: 2000\n\n`);
-    this.send(res, 'hello', { intervalMs: this.sampler.intervalMs, history: this.sampler.series(), feed: this.feed.recent() });
-    this.send(res, 'state', this.state());
-    this.clients.add(res);
-    req.on('close', () => this.clients.delete(res));
+    this.stream.open(req, res);
+  }
+
+  /** `POST /events/STREAM/watch` with `{"services": [...]}`. */
+  watch(stream: string, body: string): Reply {
+    let services: unknown;
+    try {
+      services = (JSON.parse(body) as { services?: unknown })?.services;
+    } catch (err) {
+      return { status: 400, body: { error: `body must be JSON: ${(err as Error).message}` } };
+    }
+    if (!Array.isArray(services) || services.length > MAX_WATCHED || !services.every((s) => typeof s === 'string' && s.length <= 256)) {
+      return { status: 400, body: { error: `services must be an array of at most ${MAX_WATCHED} service names` } };
+    }
+    return this.stream.watch(stream, services as string[]) ? { status: 204, body: null } : { status: 404, body: { error: 'no such stream (reconnect to /events)' } };
+  }
+
+  /** `GET /api/services/NAME/history` and `.../servers/SERVER/history`. */
+  history(service: string, server?: string): Reply {
+    if (!this.agent.status(service)) return { status: 404, body: { error: `no service ${service}` } };
+    if (server === undefined) {
+      const s = this.sampler.serviceHistory.series(service);
+      if (s) return { status: 200, body: { ...s, kept: true } };
+      return { status: 200, body: { kept: false, reason: 'HAProxy has not been read for this service yet', hour: null, day: null } };
+    }
+    const known = this.agent.desiredService(service)?.servers.some((s) => serverName(s) === server);
+    if (!known) return { status: 404, body: { error: `no server ${server} in service ${service}` } };
+    const s = this.sampler.serverHistory.series(`${service}/${server}`);
+    if (s) return { status: 200, body: { ...s, kept: true } };
+    const full = this.sampler.serverHistory.size >= this.maxServerHistories;
+    const reason = full
+      ? `no history kept: ${this.maxServerHistories} servers keep history (api.history_max_servers) and this one has been idle longer`
+      : 'no traffic or errors seen yet: history starts with the first';
+    return { status: 200, body: { kept: false, reason, hour: null, day: null } };
   }
 
   close(): void {
-    this.agent.events.off('changed', this.onChanged);
-    this.sampler.off('sample', this.onSample);
-    this.feed.off('entry', this.onEntry);
-    clearInterval(this.heartbeat);
-    clearTimeout(this.changeTimer);
-    for (const res of this.clients) res.end();
-    this.clients.clear();
+    this.stream.close();
   }
-
-  private state() {
-    const services = withLive(servicesView(this.agent), this.sampler.latest);
-    const latest = this.sampler.series();
-    return {
-      at: new Date().toISOString(),
-      problems: this.agent.problems(),
-      reloads: this.agent.stats.reloads,
-      services: services.map((s) => ({ ...s, rate: latest[s.name]?.at(-1) ?? null })),
-    };
-  }
-
-  private broadcast(event: string, data: unknown): void {
-    if (this.clients.size === 0) return;
-    const text = frame(event, data);
-    for (const res of this.clients) res.write(text);
-  }
-
-  private send(res: ServerResponse, event: string, data: unknown): void {
-    res.write(frame(event, data));
-  }
-}
-
-/** One Server-Sent Events message. */
-function frame(event: string, data: unknown): string {
-  return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 }

@@ -103,6 +103,11 @@ export class ApiServer {
     const metrics = this.metrics;
     const url = new URL(req.url ?? '/', 'http://localhost');
     const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    // A tab saying which services it expanded changes nothing but what its own stream carries: no token.
+    if (this.dashboard && req.method === 'POST' && parts.length === 3 && parts[0] === 'events' && parts[2] === 'watch') {
+      const r = this.dashboard.watch(parts[1], await readBody(req));
+      return r.status === 204 ? void res.writeHead(204).end() : json(res, r.status, r.body);
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') return this.mutate(req, res, url.pathname, parts);
     if (this.dashboard) {
       if (url.pathname === '/events') return this.dashboard.events(req, res);
@@ -125,6 +130,8 @@ export class ApiServer {
       const one = (await this.services()).find((s) => s.name === parts[2]);
       return one ? json(res, 200, one) : json(res, 404, { error: `no service ${parts[2]}` });
     }
+    if (this.dashboard && parts.length === 4 && parts[3] === 'history') return reply(res, this.dashboard.history(parts[2]));
+    if (this.dashboard && parts.length === 6 && parts[3] === 'servers' && parts[5] === 'history') return reply(res, this.dashboard.history(parts[2], parts[4]));
     if (parts.length === 4 && parts[3] === 'definition') {
       const r = await this.definitions.read(parts[2]);
       return json(res, r.status, r.body, r.headers);
@@ -218,6 +225,10 @@ export class ApiServer {
 function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': 'application/json', ...headers });
   res.end(`${JSON.stringify(body)}\n`);
+}
+
+function reply(res: ServerResponse, r: Reply): void {
+  json(res, r.status, r.body, r.headers);
 }
 
 function readBody(req: IncomingMessage): Promise<string> {

@@ -2,7 +2,7 @@ import type { Registry } from 'prom-client';
 import type { Agent } from '../agent/agent';
 import { Dashboard } from '../api/dashboard';
 import type { EventFeed } from '../api/feed';
-import { StatsSampler } from '../api/live-stats';
+import { StatsSampler } from '../api/stats-sampler';
 import { ApiServer } from '../api/server';
 import { servicesView } from '../api/services-view';
 import { startStatsd } from '../api/statsd';
@@ -32,10 +32,10 @@ export async function startExtras(config: Config, agent: Agent, log: Logger, fee
   const stops: Array<() => Promise<void> | void> = [];
   let api: ApiServer | undefined;
   if (config.api) {
-    // The charts cover the last 10 minutes.
-    const sampler = new StatsSampler(agent, agent.client, config.api.stats_interval_ms, Math.ceil(600_000 / config.api.stats_interval_ms));
+    const { stats_interval_ms, history_max_servers } = config.api;
+    const sampler = new StatsSampler(agent.client, stats_interval_ms, history_max_servers);
     sampler.start();
-    api = new ApiServer(agent, agent.client, log, ApiServer.tokensOf(config, log), metrics, new Dashboard(agent, feed, sampler), ApiServer.storeOf(config));
+    api = new ApiServer(agent, agent.client, log, ApiServer.tokensOf(config, log), metrics, new Dashboard(agent, feed, sampler, history_max_servers), ApiServer.storeOf(config));
     await api.listen(config.api.listen);
     const server = api;
     stops.push(() => sampler.stop(), () => server.close());

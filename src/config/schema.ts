@@ -122,8 +122,10 @@ const api = z.strictObject({
     )
     .refine((ts) => new Set(ts.map((t) => t.name)).size === ts.length, 'token names must be unique')
     .optional(),
-  /** How often the dashboard reads HAProxy's counters (one `show stat`) for its rates and charts. */
+  /** While a dashboard tab is open, how often the backends' counters (and expanded services' servers) are read. */
   stats_interval_ms: z.int().min(100).max(60_000).default(2_000),
+  /** At most this many servers keep a history (7.6 KiB each); the longest idle gives its history up first. */
+  history_max_servers: z.int().min(0).max(1_000_000).default(4_000),
 });
 
 /** A service name, or a pattern with `*` for any run of characters. */
