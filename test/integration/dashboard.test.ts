@@ -28,7 +28,8 @@ function prefixProxy(apiPort: number, port: number): Promise<Server> {
   return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve(server)));
 }
 
-// The page an operator keeps open: it lists the services, follows the source live and takes a server out.
+// The page an operator keeps open: the overview, one service expanded with its servers and
+// history, a server added in the source, one taken out and brought back.
 describe('dashboard in a real browser', () => {
   let backends: Backends;
   let agent: AgentFixture;
@@ -45,7 +46,7 @@ describe('dashboard in a real browser', () => {
     await agent.cleanup();
   });
 
-  test('lists services, shows a new server without reloading the page, and maint takes a server out of rotation', async () => {
+  test('lists services, expands one, shows a new server without reloading the page, and maint takes a server out of rotation', async () => {
     const [b1, b2, b3] = backends.ports;
     const [webPort, apiSvcPort, cachePort, apiPort, proxyPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
     agent = new AgentFixture({
@@ -69,24 +70,41 @@ describe('dashboard in a real browser', () => {
     page.on('console', (m) => m.type() === 'error' && !m.text().includes('status of 401') && pageErrors.push(m.text()));
     await page.goto(`http://127.0.0.1:${proxyPort}/pm/`);
 
-    // Every service, with its port and health, through the prefix (page, script and stream are relative).
+    // Every service in the overview, through the prefix (page, modules, stream and calls are relative).
     await page.locator('#connection[data-state="live"]').waitFor({ timeout: 10_000 });
-    await waitUntil('three service cards', async () => (await page.locator('article[data-service]').count()) === 3, 5000);
-    expect(await page.locator('article[data-service] h3').allTextContents()).toEqual(['api-gateway', 'cache', 'web']);
-    const web = page.locator('article[data-service="web"]');
+    const rows = page.locator('#service-rows tr[data-service]');
+    await waitUntil('three service rows', async () => (await rows.count()) === 3, 5000);
+    expect(await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-service')))).toEqual(['api-gateway', 'cache', 'web']);
+    const web = page.locator('#service-rows tr[data-service="web"]');
     expect(await web.locator('.badge').textContent()).toBe('ok');
-    expect(await web.locator('dl').textContent()).toContain(String(webPort));
-    expect(await web.locator('tbody tr').count()).toBe(2);
+    expect(await web.textContent()).toContain(String(webPort));
+    await web.locator('td', { hasText: '2/2' }).waitFor({ timeout: 5000 });
 
-    // Traffic shows up as a rate and in the chart.
+    // Expanding web: its servers come over the stream (watch), the URL remembers it.
+    const expand = web.getByRole('button', { name: 'web', exact: true });
+    await expand.click();
+    expect(await expand.getAttribute('aria-expanded')).toBe('true');
+    const panel = page.locator('tr[data-panel="web"]');
+    await waitUntil('two servers in the panel', async () => (await panel.locator('tbody tr[data-server]').count()) === 2, 5000);
+    expect(new URL(page.url()).hash).toBe('#open=web');
+
+    // Traffic shows in the history charts once the history has a point with it (every 10 s).
     await sample(webPort, 40);
-    await page.locator('article[data-service="web"] svg[aria-label*="peak "]:not([aria-label$="peak 0"])').waitFor({ timeout: 5000 });
+    await panel.locator('svg[data-series="rate"][role="img"][aria-label*="peak "]:not([aria-label$="peak 0"])').waitFor({ timeout: 15_000 });
+    expect(await panel.locator('svg[data-series="rate"] text.tick').count()).toBeGreaterThan(0);
 
-    // A server added in the source appears without reloading the page.
+    // A server added in the source appears without reloading the page, and shows HAProxy's status as soon as it is applied.
     await page.evaluate('window.marker = 42');
     const from = agent.mark();
     agent.writeService('web', { type: 'static', port: webPort, servers: [`127.0.0.1:${b1}`, `127.0.0.1:${b2}`, `127.0.0.1:${b3}`] });
-    await web.locator(`tr[data-server="127.0.0.1:${b3}"]`).waitFor({ timeout: 5000 });
+    const added = panel.locator(`tr[data-server="127.0.0.1:${b3}"]`);
+    await added.waitFor({ timeout: 5000 });
+    await agent.waitLog((l) => l.event === 'plan' && JSON.stringify(l).includes(`127.0.0.1:${b3}`), 5000, from);
+    const applied = Date.now();
+    await waitUntil('HAProxy status of the new server', async () => !/not in HAProxy yet/.test((await added.locator('td').nth(1).textContent()) ?? ''), 1500, 10);
+    const statusMs = Date.now() - applied;
+    expect(await added.locator('td').nth(1).textContent()).toMatch(/^(UP|DOWN|no check|MAINT|DRAIN)/);
+    await web.locator('td', { hasText: '3/3' }).waitFor({ timeout: 3000 });
     expect(await page.evaluate('window.marker')).toBe(42);
     await page.locator('#feed li[data-event="plan"]').first().waitFor({ timeout: 5000 });
 
@@ -102,6 +120,7 @@ describe('dashboard in a real browser', () => {
     await waitUntil('the server in maint in HAProxy', async () => (await rc.showServersState('web')).some((s) => s.name === server && s.maint), 5000);
     await waitUntil('b1 out of rotation', async () => !(await sample(webPort, 9)).has(backends.id(b1)), 3000);
     await page.locator(`button[aria-label="Maint ${server} in web"][aria-pressed="true"]`).waitFor({ timeout: 5000 });
+    await panel.locator(`tr[data-server="${server}"] td[data-state="maint"]`, { hasText: 'maint (operator)' }).waitFor({ timeout: 5000 });
     await page.locator('#feed li[data-event="override"]').first().waitFor({ timeout: 5000 });
     expect(agent.events('reload', from)).toHaveLength(0);
 
@@ -111,10 +130,25 @@ describe('dashboard in a real browser', () => {
     await waitUntil('b1 back in rotation', async () => (await sample(webPort, 12)).has(backends.id(b1)), 5000);
     expect(await page.locator('#token-dialog[open]').count()).toBe(0);
 
+    // One server's history, and the 24-hour range.
+    await page.getByRole('button', { name: `History of ${server} in web` }).click();
+    await panel.locator('.server-history svg[data-series="rate"][aria-label*="peak "]').waitFor({ timeout: 5000 });
+    await panel.getByRole('button', { name: '24 hours' }).click();
+    await panel.locator('svg[data-series="sessions"][aria-label*="last 24 hours"]').first().waitFor({ timeout: 5000 });
+
     const shots = join(ROOT, '.tmp');
     mkdirSync(shots, { recursive: true });
+    await panel.getByRole('button', { name: 'Last hour' }).click();
     await page.screenshot({ path: join(shots, 'dashboard.png'), fullPage: true });
     if (process.env.UPDATE_DOCS === '1') await page.screenshot({ path: join(ROOT, 'docs', 'dashboard.png'), fullPage: true });
+
+    // A link keeps the view: sorted by name descending, web expanded.
+    await page.goto(`http://127.0.0.1:${proxyPort}/pm/#sort=name&dir=desc&open=web`);
+    await waitUntil('three rows again', async () => (await rows.count()) === 3, 5000);
+    expect(await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-service')))).toEqual(['web', 'cache', 'api-gateway']);
+    await panel.locator('tbody tr[data-server]').first().waitFor({ timeout: 5000 });
+    expect(await page.locator('th[aria-sort="descending"]').textContent()).toBe('Service');
+    expect(statusMs).toBeLessThan(1000);
     expect(pageErrors).toEqual([]);
   });
 });
