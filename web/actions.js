@@ -59,7 +59,7 @@ export async function setServerState(service, server, state) {
     }
     const body = await res.json().catch(() => ({}));
     if (res.status === 403) {
-      notice(`This token's role may not change server states${body.error ? ` (${body.error})` : ''}.`);
+      notice(`This token's role may not change server states${body.error ? ` (${body.error})` : ''}; "Change API token" takes another.`);
       return false;
     }
     if (!res.ok) {

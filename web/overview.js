@@ -1,6 +1,9 @@
 // The overview table: one row per service, built once and updated in place. Filtering
 // toggles `hidden`, sorting moves only rows that are out of place, and a stats event
 // touches only the cells whose numbers changed, so 1,000 services stay cheap to follow.
+// It is an ARIA table of grid rows rather than a <table>: rows can then skip layout while
+// off screen (content-visibility), which a table's rows cannot, and showing 1,000 rows
+// again after a search costs the rows on screen only.
 import { $, ago, h, num, setText } from './dom.js';
 
 const HEALTH_RANK = { error: 0, degraded: 1, ok: 2 };
@@ -19,9 +22,10 @@ export const COLUMNS = [
 const BY_KEY = new Map(COLUMNS.map((c) => [c[0], c]));
 const NUMBER_KEYS = new Set(['servers', 'rate', 'sessions', 'errors']);
 export const sourceOf = (data) => data.type ?? 'none';
+const cell = (cls) => h('div', { role: 'cell', class: cls });
 
 export class Overview {
-  /** `panels.open(name, data)` returns {tr, update(data), close()}; `onChange()` after filter/sort/expand changes. */
+  /** `panels.open(name, data)` returns {row, id, update(data), close()}; `onChange()` after filter/sort/expand changes. */
   constructor(state, panels, onChange) {
     this.state = state;
     this.panels = panels;
@@ -39,15 +43,15 @@ export class Overview {
   }
 
   buildHeader() {
-    const tr = $('service-head');
+    const head = $('service-head');
     for (const [key, label, cls, first] of COLUMNS) {
       const button = h('button', { type: 'button', class: 'sort', text: label, onclick: () => {
         const dir = this.state.sort === key ? (this.state.dir === 'asc' ? 'desc' : 'asc') : first;
         this.setSort(key, dir);
       } });
-      const th = h('th', { scope: 'col', class: cls || undefined }, button);
+      const th = h('div', { role: 'columnheader', class: cls || undefined }, button);
       this.headers.set(key, th);
-      tr.append(th);
+      head.append(th);
     }
     this.markSort();
   }
@@ -73,7 +77,7 @@ export class Overview {
     for (const name of [...this.rows.keys()]) if (!seen.has(name)) this.remove(name);
     // A first paint of many rows: one fragment, in order, then one insertion.
     const frag = document.createDocumentFragment();
-    for (const r of fresh) frag.append(r.tr);
+    for (const r of fresh) frag.append(r.el);
     this.tbody.append(frag);
     this.problems = d.problems;
     this.reloads = d.reloads;
@@ -92,8 +96,12 @@ export class Overview {
       if (r) this.update(r, s, r.stats);
       else fresh.push(this.create(s, null));
     }
-    for (const r of fresh) this.tbody.append(r.tr);
+    for (const r of fresh) this.tbody.append(r.el);
     for (const name of d.removed) this.remove(name);
+    // A service a shared link expanded may appear after the page loaded.
+    const opened = fresh.filter((r) => this.state.open.includes(r.name));
+    for (const r of opened) this.expand(r, true, false);
+    if (opened.length) this.onChange();
     if (d.problems) this.problems = d.problems;
     if (d.reloads !== undefined) this.reloads = d.reloads;
     if (fresh.length || d.removed.length) this.queueSort();
@@ -113,18 +121,18 @@ export class Overview {
     const c = {
       button: h('button', { type: 'button', class: 'expand', 'aria-expanded': 'false', text: s.name, onclick: () => this.toggle(s.name) }),
       badge: h('span', { class: 'badge' }),
-      servers: h('td', { class: 'num' }),
-      rate: h('td', { class: 'num' }),
-      sessions: h('td', { class: 'num' }),
-      errors: h('td', { class: 'num' }),
-      change: h('td'),
-      type: h('td'),
-      port: h('td', { class: 'num' }),
+      servers: cell('num'),
+      rate: cell('num'),
+      sessions: cell('num'),
+      errors: cell('num'),
+      change: cell(),
+      type: cell(),
+      port: cell('num'),
     };
-    const tr = h('tr', { 'data-service': s.name },
-      h('th', { scope: 'row' }, c.button), h('td', {}, c.badge),
+    const el = h('div', { role: 'row', class: 'ov-row', 'data-service': s.name },
+      h('div', { role: 'rowheader' }, c.button), h('div', { role: 'cell' }, c.badge),
       c.servers, c.rate, c.sessions, c.errors, c.change, c.type, c.port);
-    const r = { name: s.name, lname: s.name.toLowerCase(), tr, c, data: null, stats: null, panel: null, hidden: false };
+    const r = { name: s.name, lname: s.name.toLowerCase(), el, c, data: null, stats: null, panel: null, hidden: false };
     this.rows.set(s.name, r);
     this.update(r, s, stats);
     return r;
@@ -138,8 +146,11 @@ export class Overview {
     if (!old || old.health !== s.health) {
       c.badge.dataset.health = s.health;
       c.badge.textContent = s.health;
-      r.tr.dataset.health = s.health;
+      r.el.dataset.health = s.health;
     }
+    // What is wrong, at a glance, without expanding.
+    const why = [...s.problems, ...s.warnings].join('\n');
+    if (c.badge.title !== why) c.badge.title = why;
     setText(c.change, ago(s.last_change));
     if (s.last_change) c.change.title = s.last_change;
     const source = sourceOf(s);
@@ -168,7 +179,7 @@ export class Overview {
     const r = this.rows.get(name);
     if (!r) return;
     if (r.panel) this.expand(r, false);
-    r.tr.remove();
+    r.el.remove();
     this.rows.delete(name);
     this.order = this.order.filter((x) => x !== r);
   }
@@ -189,18 +200,18 @@ export class Overview {
     if (open === !!r.panel) return;
     if (open) {
       r.panel = this.panels.open(r.name, r.data);
-      r.tr.after(r.panel.tr);
+      r.el.after(r.panel.row);
       r.c.button.setAttribute('aria-controls', r.panel.id);
-      r.panel.tr.hidden = r.hidden;
+      r.panel.row.hidden = r.hidden;
       if (!this.state.open.includes(r.name)) this.state.open.push(r.name);
     } else {
       r.panel.close();
-      r.panel.tr.remove();
+      r.panel.row.remove();
       r.panel = null;
       this.state.open = this.state.open.filter((n) => n !== r.name);
     }
     r.c.button.setAttribute('aria-expanded', String(open));
-    r.tr.classList.toggle('open', open);
+    r.el.classList.toggle('open', open);
     if (notify) this.onChange();
   }
 
@@ -226,8 +237,8 @@ export class Overview {
     const hide = !this.matches(r);
     if (hide === r.hidden) return;
     r.hidden = hide;
-    r.tr.hidden = hide;
-    if (r.panel) r.panel.tr.hidden = hide;
+    r.el.hidden = hide;
+    if (r.panel) r.panel.row.hidden = hide;
     if (!hide) setText(r.c.change, ago(r.data.last_change));
   }
 
@@ -268,9 +279,9 @@ export class Overview {
     const focused = this.tbody.contains(document.activeElement) ? document.activeElement : null;
     let cursor = this.tbody.firstChild;
     for (const r of next) {
-      for (const tr of r.panel ? [r.tr, r.panel.tr] : [r.tr]) {
-        if (cursor === tr) cursor = cursor.nextSibling;
-        else this.tbody.insertBefore(tr, cursor);
+      for (const el of r.panel ? [r.el, r.panel.row] : [r.el]) {
+        if (cursor === el) cursor = cursor.nextSibling;
+        else this.tbody.insertBefore(el, cursor);
       }
     }
     this.order = next;
@@ -296,7 +307,7 @@ export class Overview {
     }
     const total = this.rows.size;
     const p = this.problems.length;
-    setText($('summary'), `${total} services: ${counts.error} error, ${counts.degraded} degraded, ${counts.ok} ok · ${this.reloads} reload${this.reloads === 1 ? "" : "s"} · ${p ? `${p} agent problem${p > 1 ? 's' : ''}` : 'agent ok'}`);
+    setText($('summary'), `${total} services: ${counts.error} error, ${counts.degraded} degraded, ${counts.ok} ok · ${this.reloads} reload${this.reloads === 1 ? '' : 's'} · ${p ? `${p} agent problem${p > 1 ? 's' : ''}` : 'agent ok'}`);
     setText($('shown'), shown === total ? `all ${total} shown` : `${shown} of ${total} shown`);
     $('no-match').hidden = shown > 0 || total === 0;
     for (const o of $('health-filter').options) setText(o, o.value === 'all' ? `all (${total})` : `${o.value} (${counts[o.value] ?? 0})`);

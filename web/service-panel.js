@@ -13,7 +13,7 @@ const enc = encodeURIComponent;
 const rangeName = { hour: 'Last hour', day: '24 hours' };
 
 export class ServicePanel {
-  constructor(name, data, colspan) {
+  constructor(name, data, columns) {
     this.name = name;
     this.id = `panel-${++panels}`;
     this.range = 'hour';
@@ -41,7 +41,7 @@ export class ServicePanel {
           h('div', { class: 'range', role: 'group', 'aria-label': `History range of ${name}` }, ...this.rangeButtons)),
         this.charts.el),
       h('h3', { text: `Servers of ${name}` }), this.loading, table, this.serverBox);
-    this.tr = h('tr', { class: 'panel-row', 'data-panel': name }, h('td', { colspan }, this.el));
+    this.row = h('div', { role: 'row', class: 'panel-row', 'data-panel': name }, h('div', { role: 'cell', 'aria-colspan': columns }, this.el));
     this.update(data);
     this.loadHistory();
   }

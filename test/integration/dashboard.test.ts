@@ -8,6 +8,7 @@ import { freePort, sample, waitUntil } from '../support/net';
 import { RuntimeClient } from '../../src/haproxy/runtime-client';
 
 const TOKEN = 'dashboard-token-0123456789';
+const VIEWER = 'dashboard-viewer-0123456789';
 // Debian's Chromium; the test machines have no outside network, so nothing that phones home.
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
@@ -55,8 +56,9 @@ describe('dashboard in a real browser', () => {
         'api-gateway': { type: 'static', port: apiSvcPort, servers: [`127.0.0.1:${b2}`] },
         cache: { type: 'file', port: cachePort, file: '../cache.servers' },
       },
-      extraYaml: `api:\n  listen: "127.0.0.1:${apiPort}"\n  token: ${TOKEN}\n  stats_interval_ms: 250`,
+      extraYaml: `api:\n  listen: "127.0.0.1:${apiPort}"\n  token: ${TOKEN}\n  stats_interval_ms: 250\n  tokens:\n    - {name: viewer, token_file: viewer.token, role: read}`,
     });
+    writeFileSync(join(agent.dir, 'viewer.token'), `${VIEWER}\n`, { mode: 0o600 });
     writeFileSync(join(agent.dir, 'cache.servers'), `127.0.0.1:${b3}\n127.0.0.1:${b1}\n`);
     await agent.start();
     await agent.waitLog((l) => l.event === 'api_listening');
@@ -66,25 +68,25 @@ describe('dashboard in a real browser', () => {
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
     const pageErrors: string[] = [];
     page.on('pageerror', (e) => pageErrors.push(e.message));
-    // The wrong token's 401 is expected; anything else the console reports as an error is not.
-    page.on('console', (m) => m.type() === 'error' && !m.text().includes('status of 401') && pageErrors.push(m.text()));
+    // The wrong token's 401 and the read-only token's 403 are expected; anything else the console reports as an error is not.
+    page.on('console', (m) => m.type() === 'error' && !/status of 40[13]/.test(m.text()) && pageErrors.push(m.text()));
     await page.goto(`http://127.0.0.1:${proxyPort}/pm/`);
 
     // Every service in the overview, through the prefix (page, modules, stream and calls are relative).
     await page.locator('#connection[data-state="live"]').waitFor({ timeout: 10_000 });
-    const rows = page.locator('#service-rows tr[data-service]');
+    const rows = page.locator('#service-rows [data-service]');
     await waitUntil('three service rows', async () => (await rows.count()) === 3, 5000);
     expect(await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-service')))).toEqual(['api-gateway', 'cache', 'web']);
-    const web = page.locator('#service-rows tr[data-service="web"]');
+    const web = page.locator('#service-rows [data-service="web"]');
     expect(await web.locator('.badge').textContent()).toBe('ok');
     expect(await web.textContent()).toContain(String(webPort));
-    await web.locator('td', { hasText: '2/2' }).waitFor({ timeout: 5000 });
+    await web.locator('[role="cell"]', { hasText: '2/2' }).waitFor({ timeout: 5000 });
 
     // Expanding web: its servers come over the stream (watch), the URL remembers it.
     const expand = web.getByRole('button', { name: 'web', exact: true });
     await expand.click();
     expect(await expand.getAttribute('aria-expanded')).toBe('true');
-    const panel = page.locator('tr[data-panel="web"]');
+    const panel = page.locator('[data-panel="web"]');
     await waitUntil('two servers in the panel', async () => (await panel.locator('tbody tr[data-server]').count()) === 2, 5000);
     expect(new URL(page.url()).hash).toBe('#open=web');
 
@@ -104,7 +106,7 @@ describe('dashboard in a real browser', () => {
     await waitUntil('HAProxy status of the new server', async () => !/not in HAProxy yet/.test((await added.locator('td').nth(1).textContent()) ?? ''), 1500, 10);
     const statusMs = Date.now() - applied;
     expect(await added.locator('td').nth(1).textContent()).toMatch(/^(UP|DOWN|no check|MAINT|DRAIN)/);
-    await web.locator('td', { hasText: '3/3' }).waitFor({ timeout: 3000 });
+    await web.locator('[role="cell"]', { hasText: '3/3' }).waitFor({ timeout: 3000 });
     expect(await page.evaluate('window.marker')).toBe(42);
     await page.locator('#feed li[data-event="plan"]').first().waitFor({ timeout: 5000 });
 
@@ -114,8 +116,14 @@ describe('dashboard in a real browser', () => {
     await page.getByLabel('Token', { exact: true }).fill('not-the-token-0123456789');
     await page.getByRole('button', { name: 'Save token' }).click();
     await page.locator('#notice', { hasText: 'refused the token' }).waitFor({ timeout: 5000 });
+    // A read-only token is taken but may not do this: the page says so, and "Change API token" swaps it.
+    await page.getByLabel('Token', { exact: true }).fill(VIEWER);
+    await page.getByRole('button', { name: 'Save token' }).click();
+    await page.locator('#notice', { hasText: "token's role may not" }).waitFor({ timeout: 5000 });
+    await page.getByRole('button', { name: 'Change API token' }).click();
     await page.getByLabel('Token', { exact: true }).fill(TOKEN);
     await page.getByRole('button', { name: 'Save token' }).click();
+    await page.getByRole('button', { name: `Maint ${server} in web` }).click();
     const rc = new RuntimeClient(agent.socketPath);
     await waitUntil('the server in maint in HAProxy', async () => (await rc.showServersState('web')).some((s) => s.name === server && s.maint), 5000);
     await waitUntil('b1 out of rotation', async () => !(await sample(webPort, 9)).has(backends.id(b1)), 3000);
@@ -147,7 +155,7 @@ describe('dashboard in a real browser', () => {
     await waitUntil('three rows again', async () => (await rows.count()) === 3, 5000);
     expect(await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-service')))).toEqual(['web', 'cache', 'api-gateway']);
     await panel.locator('tbody tr[data-server]').first().waitFor({ timeout: 5000 });
-    expect(await page.locator('th[aria-sort="descending"]').textContent()).toBe('Service');
+    expect(await page.locator('[role="columnheader"][aria-sort="descending"]').textContent()).toBe('Service');
     expect(statusMs).toBeLessThan(1000);
     expect(pageErrors).toEqual([]);
   });
