@@ -1,34 +1,25 @@
 import { EventEmitter } from 'node:events';
 import type { RuntimeClient } from '../haproxy/runtime-client';
-import { HistoryStore, HOUR_STEP_MS, type Point } from './history';
+import { historyPoint, update, type Figures } from './figures';
+import { HistoryStore, HOUR_STEP_MS } from './history';
 import { parseStatRows, type StatRow } from './stat-rows';
 
-/** HAProxy's figures for one service's backend or one server, as of its last reading. */
-export interface Figures {
-  status: string;
-  /** Backends: servers usable now. */
-  up: number;
-  sessions: number;
-  /** Requests per second since the reading before. */
-  rate: number;
-  /** Connection and response errors since HAProxy started (a reload resets them). */
-  errors: number;
-  total: number;
-  at: number;
-  /** The counters at the last history reading. */
-  h?: { total: number; errors: number; at: number };
-}
+export type { Figures } from './figures';
 
 /** More services than this changed at once: one reading of every backend instead of one each. */
 const REFRESH_EACH_MAX = 20;
+/** More busy backends than this: one reading of every server instead of one per backend. */
+const READ_EACH_MAX = 100;
+/** Every this many history readings, every server is read whatever was busy (30: 5 minutes). */
+const FULL_EVERY = 30;
 /** Past a step boundary: `floor(at / step)` then names the step this reading belongs to. */
 const STEP_OFFSET_MS = 1000;
 
 /**
  * Reads HAProxy's counters for the dashboard at a cost that fits a sidecar
- * (docs/dashboard.md): every 10 s all backends and servers, for the history rings; while
- * a tab is open, every `intervalMs` the backend rows and the servers of the services a
- * tab has expanded; after an apply, the services it touched.
+ * (docs/dashboard.md): every 10 s the backends and the servers of busy ones, for the
+ * history rings; while a tab is open, every `intervalMs` the backend rows and the servers
+ * of the services a tab has expanded; after an apply, the services it touched.
  */
 export class StatsSampler extends EventEmitter<{ live: [services: ReadonlySet<string>]; tick: [at: number] }> {
   readonly services = new Map<string, Figures>();
@@ -43,6 +34,7 @@ export class StatsSampler extends EventEmitter<{ live: [services: ReadonlySet<st
   private historyTimer?: NodeJS.Timeout;
   private liveTimer?: NodeJS.Timeout;
   private stopped = false;
+  private readings = 0;
 
   constructor(
     private readonly client: RuntimeClient | undefined,
@@ -115,47 +107,81 @@ export class StatsSampler extends EventEmitter<{ live: [services: ReadonlySet<st
   private async read(command: string): Promise<StatRow[] | undefined> {
     if (!this.client || this.stopped) return undefined;
     // Outside the batch queue: a reading must not wait behind a runtime batch.
-    const text = await this.client.query(command);
-    return text.startsWith('#') ? parseStatRows(text) : [];
+    return parseStatRows(await this.client.queryBytes(command));
   }
 
-  /** Every backend and server: figures, history points, and what HAProxy no longer runs. */
+  /**
+   * The history reading: every backend, then the servers of the backends that had
+   * traffic or errors since the last one (an idle backend's servers had none), or every
+   * server when many were busy and once every few minutes, so that what HAProxy no longer
+   * runs is forgotten and idle servers' states stay true.
+   */
   private async readAll(): Promise<void> {
     const at = this.now();
-    const rows = await this.read('show stat -1 6 -1');
+    const rows = await this.read('show stat -1 2 -1');
     if (!rows) return;
     const changed = new Set<string>();
-    const seen = new Map<string, Set<string>>();
+    const busy: string[] = [];
     for (const row of rows) {
-      const isBackend = row.name === 'BACKEND';
-      if (isBackend) {
-        if (update(this.services, row.proxy, row, at)) changed.add(row.proxy);
-        this.serviceHistory.keep(row.proxy);
-        if (!seen.has(row.proxy)) seen.set(row.proxy, new Set());
-        continue;
-      }
-      let names = seen.get(row.proxy);
-      if (!names) seen.set(row.proxy, (names = new Set()));
-      names.add(row.name);
-      if (update(this.serversOf(row.proxy), row.name, row, at)) changed.add(row.proxy);
+      const before = this.services.get(row.proxy);
+      const idle = before && before.total === row.total && before.errors === row.errors && before.sessions === 0 && row.sessions === 0;
+      if (update(this.services, row.proxy, row, at)) changed.add(row.proxy);
+      this.serviceHistory.keep(row.proxy);
+      if (idle) this.settle(row.proxy, changed);
+      else busy.push(row.proxy);
     }
-    this.forget(seen, changed);
-    this.serviceHistory.record(at, (name) => historyPoint(this.services.get(name), at));
-    const points = new Map<string, Point>();
+    this.forgetServices(at, changed);
+    const everything = this.readings++ % FULL_EVERY === 0 || busy.length > READ_EACH_MAX;
+    if (everything) await this.readAllServers(changed);
+    else for (const name of busy) if (await this.readService(name, 4)) changed.add(name);
+    this.record(at);
+    if (changed.size) this.emit('live', changed);
+    this.emit('tick', at);
+  }
+
+  /** Every server at once (one `show stat`, 5 MB at 20,000 servers). */
+  private async readAllServers(changed: Set<string>): Promise<void> {
+    const at = this.now();
+    const rows = await this.read('show stat -1 4 -1');
+    if (!rows) return;
+    for (const row of rows) if (update(this.serversOf(row.proxy), row.name, row, at)) changed.add(row.proxy);
     for (const [service, servers] of this.servers) {
       for (const [name, f] of servers) {
-        const key = `${service}/${name}`;
+        if (f.at === at) continue;
+        servers.delete(name);
+        this.serverHistory.drop(`${service}/${name}`);
+        changed.add(service);
+      }
+      if (servers.size === 0) this.servers.delete(service);
+    }
+  }
+
+  /** An idle backend's servers had no traffic since: their rates are 0. */
+  private settle(service: string, changed: Set<string>): void {
+    for (const f of this.servers.get(service)?.values() ?? []) {
+      if (f.rate === 0) continue;
+      f.rate = 0;
+      changed.add(service);
+    }
+  }
+
+  /** A history point for every service and server; rings for servers with something to show. */
+  private record(at: number): void {
+    this.serviceHistory.record(at, (name) => historyPoint(this.services.get(name), at));
+    for (const [service, servers] of this.servers) {
+      for (const [name, f] of servers) {
         const p = historyPoint(f, at);
-        points.set(key, p);
-        // Rings go to servers with something to show, the least recently busy giving theirs up first.
+        // The least recently busy server gives its rings up first.
         if (p[0] > 0 || p[1] > 0 || p[2] > 0) {
+          const key = `${service}/${name}`;
           if (this.serverHistory.keep(key)) this.serverHistory.touch(key);
         }
       }
     }
-    this.serverHistory.record(at, (key) => points.get(key));
-    if (changed.size) this.emit('live', changed);
-    this.emit('tick', at);
+    this.serverHistory.record(at, (key) => {
+      const slash = key.indexOf('/');
+      return this.servers.get(key.slice(0, slash))?.get(key.slice(slash + 1))?.point;
+    });
   }
 
   private async readLive(): Promise<void> {
@@ -198,51 +224,15 @@ export class StatsSampler extends EventEmitter<{ live: [services: ReadonlySet<st
     return m;
   }
 
-  /** Drops what the last full reading did not have (services and servers HAProxy no longer runs). */
-  private forget(seen: ReadonlyMap<string, ReadonlySet<string>>, changed: Set<string>): void {
-    for (const name of [...this.services.keys()]) {
-      if (seen.has(name)) continue;
+  /** Drops the services the backend reading taken `at` did not have (HAProxy no longer runs them). */
+  private forgetServices(at: number, changed: Set<string>): void {
+    for (const [name, f] of this.services) {
+      if (f.at === at) continue;
       this.services.delete(name);
       this.serviceHistory.drop(name);
+      for (const server of this.servers.get(name)?.keys() ?? []) this.serverHistory.drop(`${name}/${server}`);
+      this.servers.delete(name);
       changed.add(name);
     }
-    for (const [service, servers] of this.servers) {
-      const now = seen.get(service);
-      for (const name of [...servers.keys()]) {
-        if (now?.has(name)) continue;
-        servers.delete(name);
-        this.serverHistory.drop(`${service}/${name}`);
-        changed.add(service);
-      }
-      if (servers.size === 0) this.servers.delete(service);
-    }
   }
-}
-
-/** Takes a reading into `map`; true when what the dashboard shows of it changed. */
-export function update(map: Map<string, Figures>, key: string, row: StatRow, at: number): boolean {
-  const f = map.get(key);
-  if (!f) {
-    map.set(key, { status: row.status, up: row.up, sessions: row.sessions, rate: 0, errors: row.errors, total: row.total, at });
-    return true;
-  }
-  const seconds = (at - f.at) / 1000;
-  const rate = seconds > 0 ? Math.round((grown(f.total, row.total) / seconds) * 10) / 10 : f.rate;
-  const changed = f.status !== row.status || f.up !== row.up || f.sessions !== row.sessions || f.errors !== row.errors || f.rate !== rate;
-  Object.assign(f, { status: row.status, up: row.up, sessions: row.sessions, rate, errors: row.errors, total: row.total, at });
-  return changed;
-}
-
-/** The history point since the last history reading, and the counters kept for the next. */
-export function historyPoint(f: Figures | undefined, at: number): Point {
-  if (!f) return [NaN, NaN, NaN];
-  const h = f.h;
-  f.h = { total: f.total, errors: f.errors, at };
-  if (!h || at <= h.at) return [NaN, f.sessions, NaN];
-  return [grown(h.total, f.total) / ((at - h.at) / 1000), f.sessions, grown(h.errors, f.errors)];
-}
-
-/** How much a counter grew; one that went down was reset by a reload, so its value is what happened since. */
-function grown(before: number, after: number): number {
-  return after >= before ? after - before : after;
 }

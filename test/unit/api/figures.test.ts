@@ -1,4 +1,4 @@
-import { historyPoint, update, type Figures } from '../../../src/api/stats-sampler';
+import { historyPoint, update, type Figures } from '../../../src/api/figures';
 import type { StatRow } from '../../../src/api/stat-rows';
 
 const row = (total: number, errors = 0, sessions = 0, status = 'UP'): StatRow => ({ proxy: 'web', name: 'a', status, sessions, total, errors, up: 0 });
