@@ -145,7 +145,8 @@ export class RuntimePath {
     for (const r of outcome.needReload) apply.refuse(r.service, r.reason);
     if (outcome.needReload.length) this.d.needReload();
     if (outcome.retryInMs !== undefined) this.retry(outcome.retryInMs);
-    if (applied.size) this.schedulePersist();
+    // A drift pass that found HAProxy in line applied nothing new: the file already says it (no render of every service).
+    if (applied.size && (outcome.commands > 0 || trigger !== 'drift')) this.schedulePersist();
     // What changed while the batch was out goes next.
     if (apply.hasRuntimeWork()) this.changed();
   }

@@ -19,52 +19,93 @@ export const ADMIN = {
 const MAINT_MASK = ADMIN.FMAINT | ADMIN.IMAINT | ADMIN.RMAINT;
 const DRAIN_MASK = ADMIN.FDRAIN | ADMIN.IDRAIN;
 
-/**
- * `show servers state [backend]` (format version 1): a version line, a `#` header,
- * then one line per server. Columns are looked up by the header's names.
- */
-export function parseServersState(text: string): ActualServer[] {
-  const lines = text.split('\n');
-  const headerIdx = lines.findIndex((l) => l.startsWith('# be_id'));
-  if (headerIdx < 0) return [];
-  const cols = lines[headerIdx].slice(2).split(' ');
+/** Column positions of a `show servers state` header, parsed once per distinct header (a drift pass reads 1,000 replies with the same one). */
+interface StateColumns {
+  be: number;
+  srv: number;
+  addr: number;
+  op: number;
+  admin: number;
+  uw: number;
+  iw: number;
+  port: number;
+  /** -1 when the header has no srv_id. */
+  id: number;
+  last: number;
+}
+const headers = new Map<string, StateColumns>();
+
+function columnsOf(header: string): StateColumns {
+  const known = headers.get(header);
+  if (known) return known;
+  const cols = header.slice(2).split(' ');
   const at = (name: string) => {
     const i = cols.indexOf(name);
     if (i < 0) throw new Error(`show servers state: no column ${name}`);
     return i;
   };
-  const c = {
-    be: at('be_name'),
-    srv: at('srv_name'),
-    addr: at('srv_addr'),
-    op: at('srv_op_state'),
-    admin: at('srv_admin_state'),
-    uw: at('srv_uweight'),
-    iw: at('srv_iweight'),
-    port: at('srv_port'),
-  };
-  // Only `balance first` services need the id; a header without it leaves it unknown.
-  const idCol = cols.indexOf('srv_id');
-  // Split no further than the last column read: at 200,000 servers this parse is most of a drift pass.
-  const last = Math.max(...Object.values(c), idCol);
+  const c = { be: at('be_name'), srv: at('srv_name'), addr: at('srv_addr'), op: at('srv_op_state'), admin: at('srv_admin_state'), uw: at('srv_uweight'), iw: at('srv_iweight'), port: at('srv_port'), id: cols.indexOf('srv_id'), last: 0 };
+  c.last = Math.max(c.be, c.srv, c.addr, c.op, c.admin, c.uw, c.iw, c.port, c.id);
+  if (headers.size > 16) headers.clear();
+  headers.set(header, c);
+  return c;
+}
+
+/**
+ * `show servers state [backend]` (format version 1): a version line, a `#` header,
+ * then one line per server. Columns are looked up by the header's names. Each line is
+ * walked to its last column read and only the wanted fields are cut out: at 20,000
+ * servers a drift pass is mostly this parse and the garbage it leaves.
+ */
+export function parseServersState(text: string): ActualServer[] {
+  const h = text.indexOf('# be_id');
+  if (h < 0) return [];
+  let eol = text.indexOf('\n', h);
+  if (eol < 0) eol = text.length;
+  const c = columnsOf(text.slice(h, eol));
   const out: ActualServer[] = [];
-  for (let k = headerIdx + 1; k < lines.length; k++) {
-    const line = lines[k];
-    if (!line.trim() || line.startsWith('#')) continue;
-    const f = line.split(' ', last + 1);
-    if (f.length <= last) continue;
-    const admin = Number(f[c.admin]);
+  const from = new Int32Array(c.last + 1);
+  const to = new Int32Array(c.last + 1);
+  let pos = eol + 1;
+  while (pos < text.length) {
+    let end = text.indexOf('\n', pos);
+    if (end < 0) end = text.length;
+    const line = pos;
+    pos = end + 1;
+    if (end === line || text.charCodeAt(line) === 35 /* # */) continue;
+    let start = line;
+    let i = 0;
+    for (; i <= c.last && start <= end; i++) {
+      let sp = text.indexOf(' ', start);
+      if (sp < 0 || sp > end) sp = end;
+      from[i] = start;
+      to[i] = sp;
+      start = sp + 1;
+    }
+    if (i <= c.last) continue;
+    const str = (k: number) => text.slice(from[k], to[k]);
+    const int = (k: number) => {
+      let n = 0;
+      for (let p = from[k]; p < to[k]; p++) {
+        const d = text.charCodeAt(p) - 48;
+        // Not a plain number (a sign, a dash): what Number makes of it.
+        if (d < 0 || d > 9) return Number(str(k));
+        n = n * 10 + d;
+      }
+      return to[k] > from[k] ? n : Number('');
+    };
+    const admin = int(c.admin);
     out.push({
-      backend: f[c.be],
-      name: f[c.srv],
-      ...(idCol >= 0 && { id: Number(f[idCol]) }),
-      address: f[c.addr],
-      port: Number(f[c.port]),
-      weight: Number(f[c.uw]),
-      initialWeight: Number(f[c.iw]),
+      backend: str(c.be),
+      name: str(c.srv),
+      ...(c.id >= 0 && { id: int(c.id) }),
+      address: str(c.addr),
+      port: int(c.port),
+      weight: int(c.uw),
+      initialWeight: int(c.iw),
       maint: (admin & MAINT_MASK) !== 0,
       drain: (admin & DRAIN_MASK) !== 0,
-      opState: Number(f[c.op]),
+      opState: int(c.op),
       adminState: admin,
     });
   }
