@@ -92,7 +92,12 @@ describe('dashboard in a real browser', () => {
 
     // Traffic shows in the history charts once the history has a point with it (every 10 s).
     await sample(webPort, 40);
-    await panel.locator('svg[data-series="rate"][role="img"][aria-label*="peak "]:not([aria-label$="peak 0"])').waitFor({ timeout: 15_000 });
+    await panel.locator('svg[data-series="rate"][role="img"][aria-label*="peak "]:not([aria-label$="peak 0"])').waitFor({ timeout: 15_000 }).catch(async (err: Error) => {
+      // Tell a page that missed the history from an agent that stopped answering.
+      const history = await page.evaluate(`fetch('api/services/web/history').then((r) => r.text(), (e) => String(e))`);
+      const label = await panel.locator('svg[data-series="rate"]').getAttribute('aria-label');
+      throw new Error(`${err.message}\nchart: ${label}\nhistory: ${String(history).slice(0, 500)}\nagent exit code: ${agent.proc?.exitCode}`);
+    });
     expect(await panel.locator('svg[data-series="rate"] text.tick').count()).toBeGreaterThan(0);
 
     // A server added in the source appears without reloading the page, and shows HAProxy's status as soon as it is applied.
@@ -156,6 +161,13 @@ describe('dashboard in a real browser', () => {
     expect(await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-service')))).toEqual(['web', 'cache', 'api-gateway']);
     await panel.locator('tbody tr[data-server]').first().waitFor({ timeout: 5000 });
     expect(await page.locator('[role="columnheader"][aria-sort="descending"]').textContent()).toBe('Service');
+    // A link pasted into the same tab (only the hash changes) applies without a reload.
+    await page.evaluate(`location.hash = '#q=cache&health=ok'`);
+    await waitUntil('only cache shown', async () => (await page.locator('#service-rows [data-service]:not([hidden])').count()) === 1, 3000);
+    expect(await page.locator('#service-rows [data-service]:not([hidden])').getAttribute('data-service')).toBe('cache');
+    expect(await page.inputValue('#search')).toBe('cache');
+    expect(await page.inputValue('#health-filter')).toBe('ok');
+    expect(await panel.count()).toBe(0);
     expect(statusMs).toBeLessThan(1000);
     expect(pageErrors).toEqual([]);
   });
