@@ -5,6 +5,7 @@
 // off screen (content-visibility), which a table's rows cannot, and showing 1,000 rows
 // again after a search costs the rows on screen only.
 import { $, ago, h, num, setText } from './dom.js';
+import { addSourceOption, showSummary } from './summary.js';
 
 const HEALTH_RANK = { error: 0, degraded: 1, ok: 2 };
 /** key, header, class, first direction, the row's value to sort by. */
@@ -155,7 +156,10 @@ export class Overview {
     if (s.last_change) c.change.title = s.last_change;
     const source = sourceOf(s);
     setText(c.type, s.type ?? '—');
-    if (!this.sources.has(source)) this.addSource(source);
+    if (!this.sources.has(source)) {
+      this.sources.add(source);
+      addSourceOption(source, this.state.source);
+    }
     setText(c.port, s.port === null ? '—' : String(s.port));
     this.setStats(r, stats, true);
     if (r.panel) r.panel.update(s);
@@ -288,34 +292,7 @@ export class Overview {
     if (focused && document.activeElement !== focused) focused.focus({ preventScroll: true });
   }
 
-  // ---- summary ------------------------------------------------------------
-
-  addSource(source) {
-    this.sources.add(source);
-    const select = $('source-filter');
-    const before = [...select.options].find((o) => o.value !== 'all' && o.value > source) ?? null;
-    select.insertBefore(h('option', { value: source, text: source === 'none' ? '(none)' : source }), before);
-    if (this.state.source === source) select.value = source;
-  }
-
   summary() {
-    const counts = { ok: 0, degraded: 0, error: 0 };
-    let shown = 0;
-    for (const r of this.rows.values()) {
-      counts[r.data.health] = (counts[r.data.health] ?? 0) + 1;
-      if (!r.hidden) shown++;
-    }
-    const total = this.rows.size;
-    const p = this.problems.length;
-    setText($('summary'), `${total} services: ${counts.error} error, ${counts.degraded} degraded, ${counts.ok} ok · ${this.reloads} reload${this.reloads === 1 ? '' : 's'} · ${p ? `${p} agent problem${p > 1 ? 's' : ''}` : 'agent ok'}`);
-    setText($('shown'), shown === total ? `all ${total} shown` : `${shown} of ${total} shown`);
-    $('no-match').hidden = shown > 0 || total === 0;
-    for (const o of $('health-filter').options) setText(o, o.value === 'all' ? `all (${total})` : `${o.value} (${counts[o.value] ?? 0})`);
-    const box = $('problems');
-    const text = this.problems.map((x) => `Agent: ${x}`).join('\n');
-    if (box.dataset.text !== text) {
-      box.dataset.text = text;
-      box.replaceChildren(...this.problems.map((x) => h('p', { text: `Agent: ${x}` })));
-    }
+    showSummary(this.rows.values(), this.rows.size, this.problems, this.reloads);
   }
 }
