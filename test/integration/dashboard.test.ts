@@ -21,6 +21,9 @@ function prefixProxy(apiPort: number, port: number): Promise<Server> {
     }
     const up = request({ host: '127.0.0.1', port: apiPort, path: req.url.slice(3), method: req.method, headers: req.headers }, (r) => {
       res.writeHead(r.statusCode ?? 502, r.headers);
+      // An upstream cut short (the agent stopping) cuts the client too, as nginx does; pipe alone would leave it hanging.
+      r.once('aborted', () => res.destroy());
+      r.once('error', () => res.destroy());
       r.pipe(res);
     });
     up.on('error', () => res.destroy());
@@ -47,7 +50,7 @@ describe('dashboard in a real browser', () => {
     await agent.cleanup();
   });
 
-  test('lists services, expands one, shows a new server without reloading the page, and maint takes a server out of rotation', async () => {
+  test('lists services, expands one, shows a new server without reloading the page, maint takes a server out of rotation, follows an agent restart', async () => {
     const [b1, b2, b3] = backends.ports;
     const [webPort, apiSvcPort, cachePort, apiPort, proxyPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
     agent = new AgentFixture({
@@ -68,8 +71,9 @@ describe('dashboard in a real browser', () => {
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
     const pageErrors: string[] = [];
     page.on('pageerror', (e) => pageErrors.push(e.message));
-    // The wrong token's 401 and the read-only token's 403 are expected; anything else the console reports as an error is not.
-    page.on('console', (m) => m.type() === 'error' && !/status of 40[13]/.test(m.text()) && pageErrors.push(m.text()));
+    // The wrong token's 401, the read-only token's 403 and the stream cut by the agent's restart are expected;
+    // anything else the console reports as an error is not.
+    page.on('console', (m) => m.type() === 'error' && !/status of 40[13]|ERR_INCOMPLETE_CHUNKED_ENCODING/.test(m.text()) && pageErrors.push(m.text()));
     await page.goto(`http://127.0.0.1:${proxyPort}/pm/`);
 
     // Every service in the overview, through the prefix (page, modules, stream and calls are relative).
@@ -154,6 +158,15 @@ describe('dashboard in a real browser', () => {
     await panel.getByRole('button', { name: 'Last hour' }).click();
     await page.screenshot({ path: join(shots, 'dashboard.png'), fullPage: true });
     if (process.env.UPDATE_DOCS === '1') await page.screenshot({ path: join(ROOT, 'docs', 'dashboard.png'), fullPage: true });
+
+    // The agent restarts: the page reconnects to a fresh snapshot and follows its expanded service again.
+    await agent.stop();
+    await page.locator('#connection:not([data-state="live"])').waitFor({ timeout: 5000 });
+    await agent.start();
+    await page.locator('#connection[data-state="live"]').waitFor({ timeout: 10_000 });
+    agent.writeService('web', { type: 'static', port: webPort, servers: [`127.0.0.1:${b1}`, `127.0.0.1:${b2}`] });
+    await waitUntil('the removed server gone from the panel', async () => (await panel.locator('tbody tr[data-server]').count()) === 2, 5000);
+    await web.locator('[role="cell"]', { hasText: '2/2' }).waitFor({ timeout: 5000 });
 
     // A link keeps the view: sorted by name descending, web expanded.
     await page.goto(`http://127.0.0.1:${proxyPort}/pm/#sort=name&dir=desc&open=web`);
