@@ -4,28 +4,37 @@
 import { $ } from './dom.js';
 
 const MAX_WATCHED = 50;
+/** EventSource retries by itself after a cut, but gives up for good on an error status (a proxy's 502 while the agent restarts). */
+const REOPEN_MS = 3000;
+const EVENTS = ['services', 'stats', 'servers', 'server-stats', 'tick', 'log'];
 
 export function connect(handlers) {
   let streamId = null;
   let watched = [];
   let sentWatch = '';
 
-  const es = new EventSource('events');
-  es.addEventListener('open', () => setConnection('live'));
-  es.addEventListener('error', () => setConnection(es.readyState === EventSource.CLOSED ? 'lost' : 'connecting'));
-  const on = (name, fn) => es.addEventListener(name, (e) => fn(JSON.parse(e.data)));
-  on('hello', (d) => {
-    streamId = d.stream;
-    sentWatch = '';
-    handlers.hello(d);
-  });
-  on('snapshot', (d) => {
-    handlers.snapshot(d);
-    // After the snapshot, so the rows its `servers` fill are there.
-    if (watched.length) postWatch();
-  });
-  for (const name of ['services', 'stats', 'servers', 'server-stats', 'tick', 'log']) {
-    on(name, (d) => handlers[name](d));
+  function open() {
+    const es = new EventSource('events');
+    es.addEventListener('open', () => setConnection('live'));
+    es.addEventListener('error', () => {
+      if (es.readyState !== EventSource.CLOSED) return setConnection('connecting');
+      setConnection('lost');
+      streamId = null;
+      setTimeout(open, REOPEN_MS);
+    });
+    const on = (name, fn) => es.addEventListener(name, (e) => fn(JSON.parse(e.data)));
+    on('hello', (d) => {
+      streamId = d.stream;
+      // A new stream watches nothing until told.
+      sentWatch = JSON.stringify({ services: [] });
+      handlers.hello(d);
+    });
+    on('snapshot', (d) => {
+      handlers.snapshot(d);
+      // After the snapshot, so the rows its `servers` fill are there.
+      postWatch();
+    });
+    for (const name of EVENTS) on(name, (d) => handlers[name](d));
   }
 
   async function postWatch() {
@@ -46,6 +55,7 @@ export function connect(handlers) {
     }
   }
 
+  open();
   return {
     /** Which services this tab has expanded (the agent sends their servers). */
     watch(names) {
