@@ -12,9 +12,9 @@ const RANGES = {
   day: { span: 86400e3, tick: 4 * 3600e3, text: 'last 24 hours' },
 };
 const SERIES = [
-  ['rate', 'Requests per second', 'req/s'],
-  ['sessions', 'Sessions', 'sessions'],
-  ['errors', 'Errors', 'errors'],
+  ['rate', 'Requests per second', 'req/s', 'req/s'],
+  ['sessions', 'Sessions', 'sessions', 'session'],
+  ['errors', 'Errors', 'errors', 'error'],
 ];
 
 /** 1, 2 or 5 times a power of ten, at least `v`: a y axis people can read. */
@@ -25,7 +25,7 @@ function niceMax(v) {
 }
 
 /** Draws one series into `chart` (an <svg>) and returns {now, peak} (null: no point known). */
-function draw(chart, series, values, range) {
+function draw(chart, series, values, range, [unit, one]) {
   const n = values.length;
   const end = n && series.start !== undefined ? series.start + (n - 1) * series.step_ms : Date.now();
   const from = end - range.span;
@@ -66,7 +66,7 @@ function draw(chart, series, values, range) {
     parts.push(label);
   }
   const max = svg('text', { class: 'max', x: 2, y: 10 });
-  max.textContent = `max ${num(top)}`;
+  max.textContent = `${num(top)} ${top === 1 ? one : unit}`;
   parts.push(max, svg('line', { class: 'grid', x1: 0, x2: W, y1: TOP, y2: TOP }), svg('path', { class: 'line', d }));
   chart.replaceChildren(...parts);
   return { now, peak };
@@ -78,10 +78,10 @@ export class HistoryCharts {
     this.who = who;
     this.seq = 0;
     this.reason = h('p', { class: 'reason', hidden: true });
-    this.charts = SERIES.map(([key, label]) => {
+    this.charts = SERIES.map(([key, label, ...units]) => {
       const chart = svg('svg', { viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: 'img', 'data-series': key, 'aria-label': `${label} of ${who}: loading` });
       const caption = h('figcaption', { text: label });
-      return { key, label, chart, caption, figure: h('figure', { class: 'chart' }, chart, caption) };
+      return { key, label, units, chart, caption, figure: h('figure', { class: 'chart' }, chart, caption) };
     });
     this.el = h('div', { class: 'charts' }, this.reason, ...this.charts.map((c) => c.figure));
   }
@@ -108,7 +108,7 @@ export class HistoryCharts {
     for (const c of this.charts) {
       c.figure.hidden = !series;
       if (!series) continue;
-      const { now, peak } = draw(c.chart, series, series[c.key] ?? [], range);
+      const { now, peak } = draw(c.chart, series, series[c.key] ?? [], range, c.units);
       const figures = peak === null ? 'no data yet' : `now ${num(now)}, peak ${num(peak)}`;
       c.chart.setAttribute('aria-label', `${c.label} of ${this.who} over the ${range.text}: ${figures}`);
       c.caption.textContent = `${c.label}: ${figures}`;
