@@ -30,10 +30,11 @@ export class ServicePanel {
     this.serverTitle = h('h4');
     this.serverCharts = null;
     this.serverBox = h('section', { class: 'server-history', hidden: true }, this.serverTitle);
-    const table = h('table', { class: 'servers' },
+    const table = h('table', { class: 'servers', hidden: true },
       h('caption', { class: 'visually-hidden', text: `Servers of ${name}` }),
       h('thead', {}, h('tr', {}, ...COLUMNS.map(([t, cls]) => h('th', { scope: 'col', class: cls, text: t })))),
       this.tbody);
+    this.table = table;
     this.el = h('div', { class: 'panel', id: this.id, role: 'region', 'aria-label': `Details of ${name}` },
       this.facts, this.problems, this.warnings,
       h('div', { class: 'history' },
@@ -66,7 +67,6 @@ export class ServicePanel {
   // ---- servers --------------------------------------------------------------
 
   servers(d) {
-    this.loading.hidden = true;
     const seen = new Set();
     for (const srv of d.changed) {
       seen.add(srv.name);
@@ -79,6 +79,9 @@ export class ServicePanel {
       if (this.serverShown === name) this.showServer(null);
     }
     if (d.full || d.changed.length) this.order();
+    this.loading.textContent = 'No server should run.';
+    this.loading.hidden = this.rows.size > 0;
+    this.table.hidden = this.rows.size === 0;
   }
 
   serverStats(d) {
