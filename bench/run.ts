@@ -8,6 +8,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { dashboard } from './dashboard';
 import { fleet } from './fleet';
 import { machine, QUICK, type Bench } from './lib/report';
 import { propagation } from './propagation';
@@ -16,7 +17,7 @@ import { scale } from './scale';
 import { soak } from './soak';
 import { zookeeper } from './zookeeper';
 
-const ALL: Record<string, Bench> = { propagation, zookeeper, 'reload-safety': reloadSafety, scale, fleet, soak };
+const ALL: Record<string, Bench> = { propagation, zookeeper, 'reload-safety': reloadSafety, scale, fleet, soak, dashboard };
 
 async function main(): Promise<void> {
   const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());

@@ -27,6 +27,8 @@ export interface AgentOptions {
   /** Replaces the default `{type: file, path: services}`. */
   serviceConfig?: Record<string, string>;
   runtime?: { enabled?: boolean; drain_ms?: number; drift_interval_ms?: number };
+  /** Another build's dist/cli.js to run (a baseline in a bench); the current CLI by default. */
+  cli?: string;
 }
 
 /** A proxymgr agent run as its own process (`node dist/cli.js run`) in a temporary directory. */
@@ -42,8 +44,10 @@ export class AgentFixture {
   readonly duplicateKeyLines: string[] = [];
   proc?: ChildProcess;
   private waiters: Array<() => void> = [];
+  private readonly cli: string;
 
   constructor(opts: AgentOptions = {}) {
+    this.cli = opts.cli ?? CLI;
     mkdirSync(this.servicesDir, { recursive: true });
     for (const [name, blob] of Object.entries(opts.services ?? {})) this.writeService(name, blob);
     const r = { quiet_ms: 20, max_wait_ms: 500, min_interval_ms: 0, ...opts.reload };
@@ -86,7 +90,7 @@ export class AgentFixture {
   /** Starts the agent (again, after `stop`, to test restarts) and waits for its first apply. */
   async start(): Promise<void> {
     const from = this.mark();
-    this.proc = spawn(process.execPath, [CLI, 'run', '-c', this.configFile], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PROXYMGR_LOG_PRETTY: '0' } });
+    this.proc = spawn(process.execPath, [this.cli, 'run', '-c', this.configFile], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PROXYMGR_LOG_PRETTY: '0' } });
     createInterface({ input: this.proc.stdout! }).on('line', (line) => {
       try {
         this.logs.push(JSON.parse(line) as LogLine);
