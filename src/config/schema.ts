@@ -74,7 +74,7 @@ const runtime = z.strictObject({
   /** A removed server drains this long (no new connections, persistent ones still served) before it is deleted; 0 puts it in maint at once. */
   drain_ms: ms(0, 3_600_000),
   /** How often HAProxy's servers are compared with the desired ones and repaired. 0 turns it off. */
-  drift_interval_ms: ms(10_000, 3_600_000),
+  drift_interval_ms: ms(30_000, 3_600_000),
   /** Timeout of one runtime API exchange. */
   timeout_ms: ms(5_000, 600_000),
 });
