@@ -145,15 +145,7 @@ export class StatsSampler extends EventEmitter<{ live: [services: ReadonlySet<st
     const rows = await this.read('show stat -1 4 -1');
     if (!rows) return;
     for (const row of rows) if (update(this.serversOf(row.proxy), row.name, row, at)) changed.add(row.proxy);
-    for (const [service, servers] of this.servers) {
-      for (const [name, f] of servers) {
-        if (f.at === at) continue;
-        servers.delete(name);
-        this.serverHistory.drop(`${service}/${name}`);
-        changed.add(service);
-      }
-      if (servers.size === 0) this.servers.delete(service);
-    }
+    for (const service of [...this.servers.keys()]) this.forgetServers(service, at, changed);
   }
 
   /** An idle backend's servers had no traffic since: their rates are 0. */
@@ -199,23 +191,28 @@ export class StatsSampler extends EventEmitter<{ live: [services: ReadonlySet<st
     const at = this.now();
     const rows = await this.read(`show stat ${name} ${types} -1`);
     if (!rows) return false;
-    let changed = false;
-    const servers = new Set<string>();
+    const changed = new Set<string>();
     for (const row of rows) {
       if (row.proxy !== name) continue;
-      if (row.name === 'BACKEND') changed = update(this.services, name, row, at) || changed;
-      else {
-        servers.add(row.name);
-        changed = update(this.serversOf(name), row.name, row, at) || changed;
-      }
+      if (row.name === 'BACKEND') {
+        if (update(this.services, name, row, at)) changed.add(name);
+      } else if (update(this.serversOf(name), row.name, row, at)) changed.add(name);
     }
-    const known = this.servers.get(name);
-    for (const server of known?.keys() ?? []) {
-      if (servers.has(server)) continue;
-      known!.delete(server);
-      changed = true;
+    this.forgetServers(name, at, changed);
+    return changed.size > 0;
+  }
+
+  /** Drops the servers of `service` that the reading taken `at` did not have, with their history. */
+  private forgetServers(service: string, at: number, changed: Set<string>): void {
+    const servers = this.servers.get(service);
+    if (!servers) return;
+    for (const [name, f] of servers) {
+      if (f.at === at) continue;
+      servers.delete(name);
+      this.serverHistory.drop(`${service}/${name}`);
+      changed.add(service);
     }
-    return changed;
+    if (servers.size === 0) this.servers.delete(service);
   }
 
   private serversOf(service: string): Map<string, Figures> {

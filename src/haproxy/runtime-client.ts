@@ -6,9 +6,14 @@ import { parseInfo, parseServersState, replySeverity, type ActualServer } from '
  * Non-interactive mode: HAProxy answers and closes, so the reply ends at EOF.
  */
 export function runtimeCommand(socketPath: string, command: string, timeoutMs = 2000): Promise<string> {
+  return runtimeCommandBytes(socketPath, command, timeoutMs).then((b) => b.toString('utf8'));
+}
+
+/** `runtimeCommand`, the reply as bytes (a large reply parsed without one big string). */
+export function runtimeCommandBytes(socketPath: string, command: string, timeoutMs = 2000): Promise<Buffer> {
   // One deadline bounds the whole exchange: connect, write and reading the reply to EOF.
   if (/[\r\n]/.test(command)) return Promise.reject(new Error('runtime command must be a single line'));
-  return exchange(socketPath, `${command}\n`, timeoutMs);
+  return exchangeBytes(socketPath, `${command}\n`, timeoutMs);
 }
 
 /** `show info` as a key/value map (Pid, Uptime_sec, CurrConns, ...). */
@@ -68,8 +73,7 @@ export class RuntimeClient {
 
   /** `query`, the reply as bytes: a large reply (`show stat` of 20,000 servers is 5 MB) parsed without one big string. */
   queryBytes(command: string, timeoutMs = this.timeoutMs): Promise<Buffer> {
-    if (/[\r\n]/.test(command)) return Promise.reject(new Error('runtime command must be a single line'));
-    return this.watch(exchangeBytes(this.socketPath, `${command}\n`, timeoutMs));
+    return this.watch(runtimeCommandBytes(this.socketPath, command, timeoutMs));
   }
 
   private watch<T>(p: Promise<T>): Promise<T> {
