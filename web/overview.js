@@ -8,6 +8,8 @@ import { $, ago, h, num, setText } from './dom.js';
 import { addSourceOption, showSummary } from './summary.js';
 
 const HEALTH_RANK = { error: 0, degraded: 1, ok: 2 };
+/** Rows whose visibility changes in the frame of a filter change; the rest follow in the next task. */
+const FIRST_SCREEN_ROWS = 60;
 /** key, header, class, first direction, the row's value to sort by. */
 export const COLUMNS = [
   ['name', 'Service', '', 'asc', (r) => r.name],
@@ -241,13 +243,36 @@ export class Overview {
     const hide = !this.matches(r);
     if (hide === r.hidden) return;
     r.hidden = hide;
-    r.el.hidden = hide;
-    if (r.panel) r.panel.row.hidden = hide;
-    if (!hide) setText(r.c.change, ago(r.data.last_change));
+    this.showHidden(r);
   }
 
+  /** Puts a row's `hidden` state into the DOM. */
+  showHidden(r) {
+    r.el.hidden = r.hidden;
+    if (r.panel) r.panel.row.hidden = r.hidden;
+    if (!r.hidden) setText(r.c.change, ago(r.data.last_change));
+  }
+
+  /**
+   * Every row filtered at once; the DOM of the first screenful (in display order) changes
+   * in this frame, the rest in the next task. Showing 1,000 rows again in one frame costs
+   * the browser over 100 ms of style work; the rows below the fold can wait a frame.
+   */
   filterAll() {
-    for (const r of this.rows.values()) this.filterRow(r);
+    clearTimeout(this.filterTimer);
+    const later = [];
+    let shown = 0;
+    // Display order, so the first screenful is the top of the table (a row not yet sorted in goes last).
+    const rows = this.order.length === this.rows.size ? this.order : [...this.order, ...[...this.rows.values()].filter((r) => !this.order.includes(r))];
+    for (const r of rows) {
+      const hide = !this.matches(r);
+      const changed = hide !== r.hidden;
+      r.hidden = hide;
+      if (changed && (hide || shown < FIRST_SCREEN_ROWS)) this.showHidden(r);
+      else if (changed) later.push(r);
+      if (!hide) shown++;
+    }
+    if (later.length) this.filterTimer = setTimeout(() => later.forEach((r) => this.showHidden(r)), 0);
     this.summary();
   }
 
