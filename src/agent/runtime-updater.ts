@@ -2,6 +2,8 @@ import type { Logger } from '../log';
 import type { DesiredService } from '../model/desired';
 import { serverName } from '../model/server';
 import type { RuntimeClient } from '../haproxy/runtime-client';
+import type { ActualServer } from '../haproxy/state-parse';
+import { indexServersState, serversIn } from '../haproxy/state-index';
 import { planRuntime, type DesiredServer, type RuntimeCommand, type ServiceChange } from '../plan/planner';
 
 export type RuntimeTrigger = 'change' | 'drift' | 'after-reload' | 'drain';
@@ -16,7 +18,11 @@ export interface RuntimeOutcome {
   planMs: number;
   /** Run again after this long (a drain finishing, a delete waiting for connections). */
   retryInMs?: number;
+  /** Services HAProxy already ran as desired: no command, nothing draining, nothing refused. */
+  inLine: string[];
 }
+
+const NOTHING: RuntimeOutcome = { applied: [], needReload: [], commands: 0, planMs: 0, inLine: [] };
 
 // `del server` is refused while connections are attached; they finish on their own.
 const DELETE_LATER = /still has connections attached|Only servers in maintenance mode/;
@@ -29,6 +35,11 @@ const DELETE_RETRY_MS = 1000;
  */
 export class RuntimeUpdater {
   private draining = new Map<string, number>();
+  /**
+   * Services a drift pass found in line: the desired service it was checked against and
+   * the digest of HAProxy's servers then. Both the same on the next pass: nothing to check.
+   */
+  private readonly inLine = new Map<string, { desired: DesiredService; digest: number | undefined }>();
 
   constructor(
     private readonly client: RuntimeClient,
@@ -39,13 +50,53 @@ export class RuntimeUpdater {
   /** Forget drain bookkeeping (after a reload every server comes from the new config). */
   reset(): void {
     this.draining.clear();
+    this.inLine.clear();
   }
 
   async update(services: readonly DesiredService[], trigger: RuntimeTrigger): Promise<RuntimeOutcome> {
+    if (services.length === 0) return NOTHING;
+    if (trigger === 'drift' || trigger === 'after-reload') return this.sweep(services, trigger);
+    return this.apply(services, trigger, await this.client.serversStateOf(services.map((s) => s.name)));
+  }
+
+  /**
+   * A pass over every service (drift repair, the check after a reload or restart) reads
+   * every backend in one `show servers state`. A drift pass plans only the services whose
+   * desired state or HAProxy digest moved since a pass found them in line: at 1,000
+   * services x 20 servers, parsing and planning all of them every pass was most of an
+   * idle agent's CPU and garbage. The check after a reload or restart plans them all.
+   */
+  private async sweep(services: readonly DesiredService[], trigger: 'drift' | 'after-reload'): Promise<RuntimeOutcome> {
+    const bytes = await this.client.queryBytes('show servers state');
+    const index = indexServersState(bytes);
+    const unchanged: string[] = [];
+    const check: DesiredService[] = [];
+    for (const s of services) {
+      const seen = trigger === 'drift' ? this.inLine.get(s.name) : undefined;
+      if (seen && seen.desired === s && Object.is(seen.digest, index.backends.get(s.name)?.digest)) unchanged.push(s.name);
+      else check.push(s);
+    }
+    const actual = new Map<string, ActualServer[] | undefined>();
+    // No lines: an empty backend or none at all, which only a per-backend read tells apart.
+    const absent: string[] = [];
+    for (const s of check) {
+      const servers = serversIn(bytes, index, s.name);
+      if (servers) actual.set(s.name, servers);
+      else absent.push(s.name);
+    }
+    if (absent.length) for (const [name, servers] of await this.client.serversStateOf(absent)) actual.set(name, servers);
+    const outcome = await this.apply(check, trigger, actual);
+    this.log.debug({ event: 'runtime_swept', trigger, services: services.length, unchanged: unchanged.length, checked: check.length }, 'pass over every service');
+    for (const s of check) this.inLine.delete(s.name);
+    const byName = new Map(check.map((s) => [s.name, s]));
+    for (const name of outcome.inLine) this.inLine.set(name, { desired: byName.get(name)!, digest: index.backends.get(name)?.digest });
+    return { ...outcome, applied: [...unchanged, ...outcome.applied], inLine: [...unchanged, ...outcome.inLine] };
+  }
+
+  private async apply(services: readonly DesiredService[], trigger: RuntimeTrigger, actual: ReadonlyMap<string, readonly ActualServer[] | undefined>): Promise<RuntimeOutcome> {
+    if (services.length === 0) return NOTHING;
     const t0 = performance.now();
-    if (services.length === 0) return { applied: [], needReload: [], commands: 0, planMs: 0 };
     const names = services.map((s) => s.name);
-    const actual = await this.client.serversStateOf(names);
     const mine = new Set(names);
     const keep = new Map([...this.draining].filter(([id]) => !mine.has(id.slice(0, id.indexOf('/')))));
     const p0 = performance.now();
@@ -79,7 +130,9 @@ export class RuntimeUpdater {
     const refused = new Set(needReload.map((r) => r.service));
     const applied = names.filter((n) => !refused.has(n));
     const retry = [plan.nextDueMs, deleteLater ? DELETE_RETRY_MS : undefined].filter((x): x is number => x !== undefined);
-    const outcome: RuntimeOutcome = { applied, needReload, commands: plan.commands.length, planMs, retryInMs: retry.length ? Math.min(...retry) : undefined };
+    const busy = new Set([...plan.commands.map((c) => c.service), ...[...plan.draining.keys()].map((id) => id.slice(0, id.indexOf('/')))]);
+    const inLine = applied.filter((n) => !busy.has(n));
+    const outcome: RuntimeOutcome = { applied, needReload, commands: plan.commands.length, planMs, retryInMs: retry.length ? Math.min(...retry) : undefined, inLine };
 
     if (plan.commands.length || needReload.length) this.logPlan(trigger, plan.changes, outcome, performance.now() - t0);
     // A pass that found HAProxy in line says so at debug: a check after a reload or a drift pass is otherwise silent.

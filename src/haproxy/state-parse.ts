@@ -20,7 +20,7 @@ const MAINT_MASK = ADMIN.FMAINT | ADMIN.IMAINT | ADMIN.RMAINT;
 const DRAIN_MASK = ADMIN.FDRAIN | ADMIN.IDRAIN;
 
 /** Column positions of a `show servers state` header, parsed once per distinct header (a drift pass reads 1,000 replies with the same one). */
-interface StateColumns {
+export interface StateColumns {
   be: number;
   srv: number;
   addr: number;
@@ -35,7 +35,7 @@ interface StateColumns {
 }
 const headers = new Map<string, StateColumns>();
 
-function columnsOf(header: string): StateColumns {
+export function columnsOf(header: string): StateColumns {
   const known = headers.get(header);
   if (known) return known;
   const cols = header.slice(2).split(' ');

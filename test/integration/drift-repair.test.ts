@@ -39,5 +39,18 @@ describe('drift repair', () => {
     expect(await sample(port, 6)).toEqual(new Set([backends.id(b1), backends.id(b2)]));
     expect(await agent.haproxyPid()).toBe(pid);
     expect(agent.events('reload', from)).toHaveLength(0);
+
+    // Passes that find HAProxy in line skip the backend on its digest; a change made after them is still seen.
+    await new Promise((r) => setTimeout(r, 1000));
+    const again = agent.mark();
+    expect(agent.events('drift_repaired', from)).toHaveLength(1);
+    // The pass after the repair checks the service again and finds it in line; the ones after that pass over it.
+    expect(agent.events('runtime_swept', from).some((p) => p.trigger === 'drift' && p.unchanged === 1 && p.checked === 0)).toBe(true);
+    expect((await client.batch([`set server web/127.0.0.1:${b2} weight 7`, `set server web/127.0.0.1:${b1} state drain`])).map((r) => r.ok)).toEqual([true, true]);
+    const second = await agent.waitLog((l) => l.event === 'drift_repaired', 3000, again);
+    expect(second.changes).toEqual([{ service: 'web', changed: [`127.0.0.1:${b2}`], returning: [`127.0.0.1:${b1}`] }]);
+    const state = await client.showServersState('web');
+    expect(state.map((s) => [s.port, s.weight, s.drain]).sort()).toEqual([[b1, 1, false], [b2, 1, false]].sort());
+    expect(agent.events('reload', from)).toHaveLength(0);
   });
 });
