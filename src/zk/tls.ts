@@ -1,0 +1,238 @@
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+// The CommonJS exports object itself (esModuleInterop default import), the very object
+// node-zookeeper-client's ConnectionManager holds as `net`: a namespace import would be a copy.
+import net from 'node:net';
+import tls, { type SecureContext, type TLSSocket } from 'node:tls';
+import type { Client } from 'node-zookeeper-client';
+
+/**
+ * TLS to ZooKeeper's secureClientPort for node-zookeeper-client 1.1.3, which only opens
+ * plain sockets (docs/zookeeper-tls.md says why this hook and not another client).
+ *
+ * The library's ConnectionManager.connect() does, in the callback it hands to its own
+ * findNextServer(): `socket = net.connect(server)`, then wires its handlers to that socket.
+ * useTls wraps findNextServer on this one client so that, for the synchronous run of that
+ * callback only, `net.connect` is a TLS connector; it is restored in a finally before any
+ * other code can run. Everything else (the protocol, retries, the handlers) is the library's.
+ * A TLSSocket is a net.Socket: it emits 'connect' when TCP is up (the library then writes its
+ * ConnectRequest, which TLS holds until the handshake is done), and 'data' in clear text.
+ */
+
+export interface ZkTlsOptions {
+  /** PEM file of the CA(s) the server certificate must chain to; replaces the system CAs. */
+  caFile: string;
+  /** PEM client certificate and key, for servers with ssl.clientAuth=need. Both or neither. */
+  certFile?: string;
+  keyFile?: string;
+  /** The name the server certificate must carry (and SNI) when it is not the connect-string host. */
+  servername?: string;
+  /** Bound on the TLS handshake once TCP is up; default the library's connect timeout (session timeout / servers). */
+  handshakeTimeoutMs?: number;
+}
+
+export interface TlsMaterial {
+  secureContext: SecureContext;
+  /** Subjects and expiry of the CA and client certificates read, for logs. */
+  ca: CertSummary[];
+  client?: CertSummary;
+}
+
+export interface CertSummary {
+  subject: string;
+  validTo: Date;
+}
+
+export interface TlsFailure {
+  server: string;
+  /** Node's or OpenSSL's code (CERT_HAS_EXPIRED, UNABLE_TO_VERIFY_LEAF_SIGNATURE, ECONNRESET, ...) when there is one. */
+  code?: string;
+  reason: string;
+  at: number;
+}
+
+/** What useTls installed: the last TLS failure, for "not connected" reports. */
+export class ZkTls {
+  /** The last TLS failure since the client was last connected; undefined once connected. */
+  lastError?: TlsFailure;
+  handshakes = 0;
+  failures = 0;
+
+  constructor(readonly material: TlsMaterial) {}
+
+  /** "TLS handshake with HOST:PORT failed: <reason>", or undefined when there is no failure to report. */
+  describe(): string | undefined {
+    const e = this.lastError;
+    return e && `TLS handshake with ${e.server} failed: ${e.reason}`;
+  }
+}
+
+/** Reads and checks the PEM files once; every error names the option and the file. */
+export function loadTlsMaterial(opts: Pick<ZkTlsOptions, 'caFile' | 'certFile' | 'keyFile'>): TlsMaterial {
+  if (!opts.certFile !== !opts.keyFile) throw new Error('ZooKeeper TLS: cert_file and key_file go together (a client certificate needs its key)');
+  const ca = read('ca_file', opts.caFile);
+  const caCerts = pemCerts('ca_file', opts.caFile, ca);
+  const cert = opts.certFile ? read('cert_file', opts.certFile) : undefined;
+  const key = opts.keyFile ? read('key_file', opts.keyFile) : undefined;
+  const client = cert && opts.certFile ? pemCerts('cert_file', opts.certFile, cert)[0] : undefined;
+  let secureContext: SecureContext;
+  try {
+    secureContext = tls.createSecureContext({ ca, cert, key });
+  } catch (e) {
+    // A key that is not PEM, or is not the certificate's key ("key values mismatch").
+    throw new Error(`ZooKeeper TLS: ${opts.certFile ? `cert_file ${opts.certFile} / key_file ${opts.keyFile}` : `ca_file ${opts.caFile}`}: ${(e as Error).message}`);
+  }
+  const summary = (c: X509Certificate): CertSummary => ({ subject: c.subject.replace(/\n/g, ', '), validTo: new Date(c.validTo) });
+  return { secureContext, ca: caCerts.map(summary), client: client && summary(client) };
+}
+
+function read(option: string, file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    throw new Error(`ZooKeeper TLS: cannot read ${option} ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+/** Every certificate in a PEM bundle; createSecureContext alone would ignore a CA file with none. */
+function pemCerts(option: string, file: string, pem: Buffer): X509Certificate[] {
+  const blocks = pem.toString('latin1').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  if (!blocks.length) throw new Error(`ZooKeeper TLS: ${option} ${file} holds no PEM certificate`);
+  return blocks.map((b) => {
+    try {
+      return new X509Certificate(b);
+    } catch (e) {
+      throw new Error(`ZooKeeper TLS: ${option} ${file}: not a valid certificate (${(e as Error).message})`);
+    }
+  });
+}
+
+/** The parts of node-zookeeper-client's ConnectionManager the hook touches (lib/ConnectionManager.js). */
+interface ConnectionManager {
+  findNextServer(callback: (server: { host: string; port: number | string }) => void): void;
+  connect(): void;
+  socket?: net.Socket;
+  state: number;
+  connectTimeout: number;
+}
+const HOOKED = Symbol('proxymgr.zkTls');
+const CM_CLOSING = -1;
+
+/**
+ * Makes `client` speak TLS, with the server certificate verified against the CA file (and
+ * its name against the host or `servername`). Call before client.connect(). Throws, before
+ * any connection, when a file cannot be used or the library is not the shape the hook needs.
+ * TLS failures never throw: they are recorded on the returned ZkTls (and passed to onFailure),
+ * the socket closes, and the library tries the next server as after any lost connection.
+ */
+export function useTls(client: Client, opts: ZkTlsOptions, onFailure?: (f: TlsFailure) => void): ZkTls {
+  const cm = (client as unknown as { connectionManager?: ConnectionManager & { [HOOKED]?: boolean } }).connectionManager;
+  // Refuse rather than connect in clear text if a library upgrade moved the socket creation.
+  if (!cm || typeof cm.findNextServer !== 'function' || !/\bnet\.connect\(/.test(String(cm.connect))) {
+    throw new Error('ZooKeeper TLS: node-zookeeper-client does not open its socket the way the TLS hook expects (was it upgraded past 1.1.3?)');
+  }
+  if (cm[HOOKED]) throw new Error('ZooKeeper TLS: useTls called twice on one client');
+  cm[HOOKED] = true;
+  const state = new ZkTls(loadTlsMaterial(opts));
+  const fail = (server: string, reason: string, code?: string) => {
+    state.failures++;
+    state.lastError = { server, reason, code, at: Date.now() };
+    onFailure?.(state.lastError);
+  };
+  client.on('connected', () => (state.lastError = undefined));
+
+  const connectTls = (server: { host: string; port: number | string }): net.Socket => {
+    const where = `${server.host}:${server.port}`;
+    let socket: TLSSocket;
+    try {
+      socket = tls.connect({ host: server.host, port: Number(server.port), secureContext: state.material.secureContext, servername: opts.servername, rejectUnauthorized: true });
+    } catch (e) {
+      // Thrown inside the library's nextTick callback this would end the process: hand back a
+      // socket that fails instead, so the library retries like after any failed connect.
+      fail(where, (e as Error).message, (e as NodeJS.ErrnoException).code);
+      const dead = new net.Socket();
+      process.nextTick(() => dead.destroy());
+      return dead;
+    }
+    watch(socket, where);
+    return socket;
+  };
+
+  const watch = (socket: TLSSocket, where: string) => {
+    let phase: 'tcp' | 'handshake' | 'secure' = 'tcp';
+    let failed = false;
+    let timer: NodeJS.Timeout | undefined;
+    socket.once('connect', () => {
+      phase = 'handshake';
+      // The library stops its connect timer at 'connect' (TCP): without this a server that
+      // accepts and never answers the ClientHello would hold the client for good.
+      const ms = opts.handshakeTimeoutMs ?? cm.connectTimeout;
+      timer = setTimeout(() => socket.destroy(Object.assign(new Error(`no TLS handshake within ${ms} ms`), { code: 'ETLSHANDSHAKETIMEOUT' })), ms);
+      timer.unref();
+    });
+    socket.once('secureConnect', () => {
+      clearTimeout(timer);
+      phase = 'secure';
+      state.handshakes++;
+    });
+    socket.on('error', (e: NodeJS.ErrnoException) => {
+      // Before TCP is up it is an outage, not TLS (ECONNREFUSED...). An OpenSSL error after
+      // the handshake still counts: with TLS 1.3 a server refusing the client certificate
+      // says so only after the client has finished its side of the handshake.
+      if (phase === 'handshake' || e.code === 'EPROTO' || (e.code ?? '').startsWith('ERR_SSL_')) {
+        failed = true;
+        fail(where, explain(e), e.code);
+      }
+    });
+    socket.once('close', () => {
+      clearTimeout(timer);
+      if (phase === 'handshake' && !failed && cm.state !== CM_CLOSING) fail(where, 'connection closed before the TLS handshake finished');
+    });
+  };
+
+  const findNextServer = cm.findNextServer;
+  cm.findNextServer = function (this: ConnectionManager, callback) {
+    return findNextServer.call(this, (server) => {
+      const plain = net.connect;
+      let made: net.Socket | undefined;
+      net.connect = ((s: { host: string; port: number | string }) => (made = connectTls(s))) as typeof net.connect;
+      try {
+        callback(server);
+      } finally {
+        net.connect = plain;
+      }
+      // Fail closed: a socket the connector did not make would carry the session in clear text.
+      // Nothing has been written yet (the library writes on 'connect'), so destroying it now sends nothing.
+      if (!made || this.socket !== made) {
+        this.socket?.destroy();
+        fail(`${server.host}:${server.port}`, 'node-zookeeper-client opened a socket without the TLS hook; refusing to talk in clear text');
+      }
+    });
+  };
+  return state;
+}
+
+/** Node's messages are exact but terse: say what the operator should look at. */
+function explain(e: NodeJS.ErrnoException): string {
+  const code = e.code ?? '';
+  // OpenSSL errors surfacing through a socket write carry code EPROTO, a message with
+  // OpenSSL's internals (file, line), and the readable part in `reason`.
+  const reason = (e as { reason?: string }).reason;
+  const text = code === 'EPROTO' && reason ? reason : e.message.trim();
+  const msg = `${text}${code && !text.includes(code) ? ` (${code})` : ''}`;
+  if (['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_GET_ISSUER_CERT'].includes(code)) {
+    return `${msg}: the server certificate is not signed by a CA in ca_file`;
+  }
+  if (code === 'CERT_HAS_EXPIRED') return `${msg}: the server certificate has expired`;
+  if (code === 'CERT_NOT_YET_VALID') return `${msg}: the server certificate is not valid yet (clock?)`;
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `${msg}: set servername to the name in the certificate, or list the server by that name`;
+  if (code === 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED' || code === 'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE') {
+    return `${msg}: the server wants a client certificate (cert_file, key_file)`;
+  }
+  if (/^ERR_SSL_(SSLV3|TLSV1)_ALERT_(BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_UNKNOWN|CERTIFICATE_EXPIRED)$/.test(code)) {
+    return `${msg}: the server refused the client certificate`;
+  }
+  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number/.test(text)) return `${msg}: the port does not speak TLS (the plain clientPort instead of secureClientPort?)`;
+  if (code === 'ECONNRESET') return `${msg}: the server closed the connection during the handshake (not its secureClientPort, or it refused our certificate?)`;
+  return msg;
+}
