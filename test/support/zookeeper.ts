@@ -71,6 +71,8 @@ export class TestZooKeeper {
   /** Ensemble members (`server.N=...` lines) and this node's id; empty for a standalone server. */
   extra: string[] = [];
   myid = 0;
+  /** Jars added to the classpath (the Netty ones that TLS needs: test/support/zookeeper-tls.ts). */
+  jars: string[] = [];
   private proc?: ChildProcess;
 
   get connectString(): string {
@@ -99,7 +101,7 @@ export class TestZooKeeper {
     if (this.myid) writeFileSync(join(this.dir, 'data', 'myid'), `${this.myid}\n`);
     this.proc = spawn(
       'java',
-      ['-Xms32m', '-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Dorg.slf4j.simpleLogger.defaultLogLevel=warn', '-cp', CLASSPATH, 'org.apache.zookeeper.server.quorum.QuorumPeerMain', join(this.dir, 'zoo.cfg')],
+      ['-Xms32m', '-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Dorg.slf4j.simpleLogger.defaultLogLevel=warn', '-cp', [CLASSPATH, ...this.jars].join(':'), 'org.apache.zookeeper.server.quorum.QuorumPeerMain', join(this.dir, 'zoo.cfg')],
       { stdio: 'ignore' },
     );
     await waitUntil('ZooKeeper to serve', () => serving(this.port), 20_000, 50);
