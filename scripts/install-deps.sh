@@ -16,6 +16,7 @@ if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--zookeeper" ]; then
 fi
 if [ "${1:-}" = "--test" ]; then
   command -v dnsmasq >/dev/null 2>&1 || need+=(dnsmasq-base)
+  command -v openssl >/dev/null 2>&1 || need+=(openssl)        # the ZooKeeper TLS tests' certificates (keytool comes with Java)
   [ -x /usr/bin/chromium ] || need+=(chromium)
   command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)   # verifies contrib/proxymgr.service
   command -v promtool >/dev/null 2>&1 || need+=(prometheus)     # promtool check metrics on /metrics

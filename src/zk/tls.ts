@@ -29,6 +29,8 @@ export interface ZkTlsOptions {
   servername?: string;
   /** Bound on the TLS handshake once TCP is up; default the library's connect timeout (session timeout / servers). */
   handshakeTimeoutMs?: number;
+  /** Files already read by loadTlsMaterial: a session replacing its client reuses them rather than reading again. */
+  material?: TlsMaterial;
 }
 
 export interface TlsMaterial {
@@ -133,7 +135,7 @@ export function useTls(client: Client, opts: ZkTlsOptions, onFailure?: (f: TlsFa
   }
   if (cm[HOOKED]) throw new Error('ZooKeeper TLS: useTls called twice on one client');
   cm[HOOKED] = true;
-  const state = new ZkTls(loadTlsMaterial(opts));
+  const state = new ZkTls(opts.material ?? loadTlsMaterial(opts));
   const fail = (server: string, reason: string, code?: string) => {
     state.failures++;
     state.lastError = { server, reason, code, at: Date.now() };
@@ -150,8 +152,10 @@ export function useTls(client: Client, opts: ZkTlsOptions, onFailure?: (f: TlsFa
       // Thrown inside the library's nextTick callback this would end the process: hand back a
       // socket that fails instead, so the library retries like after any failed connect.
       fail(where, (e as Error).message, (e as NodeJS.ErrnoException).code);
+      // Destroyed with an error: the library's 'error' handler clears the connect timer it armed,
+      // which would otherwise fire later on the next socket.
       const dead = new net.Socket();
-      process.nextTick(() => dead.destroy());
+      process.nextTick(() => dead.destroy(e as Error));
       return dead;
     }
     watch(socket, where);
@@ -204,7 +208,9 @@ export function useTls(client: Client, opts: ZkTlsOptions, onFailure?: (f: TlsFa
       // Fail closed: a socket the connector did not make would carry the session in clear text.
       // Nothing has been written yet (the library writes on 'connect'), so destroying it now sends nothing.
       if (!made || this.socket !== made) {
-        this.socket?.destroy();
+        made?.destroy();
+        // With an error, as above; and a listener of its own so that error cannot go unhandled.
+        this.socket?.on('error', () => {}).destroy(new Error('socket opened without TLS'));
         fail(`${server.host}:${server.port}`, 'node-zookeeper-client opened a socket without the TLS hook; refusing to talk in clear text');
       }
     });

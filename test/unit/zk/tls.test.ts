@@ -258,6 +258,18 @@ describe('useTls', () => {
     expect(received).toBe(0);
   });
 
+  test('files read once are reused: a replacement client does not read them again', async () => {
+    zk = await fakeZk();
+    const material = loadTlsMaterial({ caFile: f('ca.pem') });
+    const c = client(zk.port);
+    // The path no longer matters once the material is given.
+    useTls(c, { caFile: '/nonexistent/ca.pem', material });
+    await new Promise<void>((r) => {
+      c.once('connected', () => r());
+      c.connect();
+    });
+  });
+
   test('refuses to install on a client it does not recognise, or twice', () => {
     expect(() => useTls({ connectionManager: { findNextServer() {}, connect() {} } } as unknown as Client, { caFile: f('ca.pem') })).toThrow(/upgraded past 1\.1\.3/);
     // Never connected: the library's close() would throw on a client that never connected.
