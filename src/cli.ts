@@ -5,21 +5,24 @@ import { join } from 'node:path';
 import { Agent } from './agent/agent';
 import { createMetrics } from './api/metrics';
 import { EventFeed } from './api/feed';
-import { ConfigError, loadConfig, type Config } from './config/load';
+import { ConfigError, loadConfig, type Config, type LoadOptions } from './config/load';
 import { checkConfigText } from './haproxy/config-check';
 import { createLogger, setLogLevel, silentLogger } from './log';
 import { extrasKey, startExtras, statsdFor, type Extras } from './cli/extras';
 import { tmpdir } from 'node:os';
 import { serviceCommand } from './cli/service-commands';
 import { register, validateRegister } from './cli/register';
+import { AUTH_ENV, AUTH_FILE_ENV, cliCredentials, cliTarget, hasCliCredentials, type ZkCliFlags } from './cli/zk-auth';
+import { ZkCredentials } from './zk/auth';
+import { defaultAcl } from './zk/acl';
 import { serviceJsonSchema } from './model/service';
 import { WATCHER_SCHEMAS } from './watchers';
 
 const version = (JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
 
-function load(file: string): Config {
+function load(file: string, opts: LoadOptions = {}): Config {
   try {
-    return loadConfig(file);
+    return loadConfig(file, opts);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`proxymgr: invalid configuration ${err.file}\n${err.problems.map((p) => `  - ${p}`).join('\n')}\n`);
@@ -173,14 +176,22 @@ program
     process.stdout.write(`${JSON.stringify(serviceJsonSchema(WATCHER_SCHEMAS), null, 2)}\n`);
   });
 
+const AUTH_HELP = `a file holding user:password (default: $${AUTH_FILE_ENV}, else $${AUTH_ENV} itself, else proxymgr.yml's credentials)`;
+const ACL_HELP = 'ACL of the znodes created, e.g. "digest:platform:HASH:all,world:anyone:read" or "creator:all" (default: proxymgr.yml\'s, else creator:all,world:anyone:read with credentials)';
+
+/** proxymgr.yml for a ZooKeeper CLI command: its own credentials are not read when the command line brings some. */
+const loadFor = (file: string, flags: ZkCliFlags) => load(file, { zkCredentials: !hasCliCredentials(flags, process.env) });
+
 const service = program.command('service').description('manage service definitions in the configured ZooKeeper');
 service
   .command('put <name>')
-  .description('validate a service blob, then write it')
+  .description('validate a service blob, then write it (missing parents too, with the configured ACL)')
   .requiredOption('-c, --config <file>', 'proxymgr.yml')
   .requiredOption('-f, --file <blob.json>', 'the service blob')
-  .action(async (name: string, o: { config: string; file: string }) => {
-    process.exitCode = await serviceCommand(load(o.config), 'put', name, o.file);
+  .option('--auth-file <file>', AUTH_HELP)
+  .option('--acl <spec>', ACL_HELP)
+  .action(async (name: string, o: { config: string; file: string } & ZkCliFlags) => {
+    process.exitCode = await serviceCommand(loadFor(o.config, o), 'put', name, o.file, o);
   });
 for (const [action, args, what] of [
   ['get', '<name>', 'print a service blob'],
@@ -191,33 +202,74 @@ for (const [action, args, what] of [
     .command(`${action}${args ? ` ${args}` : ''}`)
     .description(what)
     .requiredOption('-c, --config <file>', 'proxymgr.yml')
+    .option('--auth-file <file>', AUTH_HELP)
     .action(async (...a: unknown[]) => {
       const name = args ? (a[0] as string) : undefined;
-      const o = (args ? a[1] : a[0]) as { config: string };
-      process.exitCode = await serviceCommand(load(o.config), action, name);
+      const o = (args ? a[1] : a[0]) as { config: string } & ZkCliFlags;
+      process.exitCode = await serviceCommand(loadFor(o.config, o), action, name, undefined, o);
     });
 }
+
+type RegisterFlags = { zk?: string; ensemble?: string; config?: string; path: string; address: string; port: number; weight?: number; check?: string; intervalMs: number } & ZkCliFlags;
 
 program
   .command('register')
   .description('keep an ephemeral instance znode while a local health check passes')
-  .requiredOption('--zk <servers>', 'ZooKeeper connection string, host:port[,host:port...]')
+  .option('--zk <servers>', 'ZooKeeper connection string, host:port[,host:port...][/chroot]')
+  .option('--ensemble <name>', 'an ensemble of proxymgr.yml (with -c): its servers, credentials and ACL')
+  .option('-c, --config <file>', 'proxymgr.yml, for --ensemble')
   .requiredOption('--path <znode>', 'the instances znode of the service, e.g. /services/web')
   .requiredOption('--address <ip|host>', 'this instance\'s address')
   .requiredOption('--port <port>', 'this instance\'s port', Number)
   .option('--weight <weight>', 'weight 0..256', Number)
   .option('--check <url>', 'http:// URL that must answer < 400 (default: a TCP connect to address:port)')
   .option('--interval-ms <ms>', 'how often to check', Number, 2000)
-  .action(async (o: { zk: string; path: string; address: string; port: number; weight?: number; check?: string; intervalMs: number }) => {
+  .option('--auth-file <file>', AUTH_HELP)
+  .option('--acl <spec>', ACL_HELP)
+  .action(async (o: RegisterFlags) => {
     const errors = validateRegister(o);
-    if (errors.length) {
+    let base;
+    if (!errors.length && o.ensemble !== undefined) {
+      base = loadFor(o.config!, o).zk.get(o.ensemble);
+      if (!base) errors.push(`--ensemble ${JSON.stringify(o.ensemble)}: not defined in ${o.config} (zookeeper.ensembles)`);
+    } else if (o.zk !== undefined) {
+      base = { servers: o.zk, acl: defaultAcl(false), aclConfigured: false };
+    }
+    const resolved = base && cliTarget(base, o, process.env);
+    if (resolved && !resolved.ok) errors.push(resolved.error);
+    if (errors.length || !resolved?.ok) {
       process.stderr.write(`proxymgr register:\n${errors.map((e) => `  - ${e}`).join('\n')}\n`);
       process.exit(2);
     }
     const stop = new AbortController();
     process.on('SIGTERM', () => stop.abort());
     process.on('SIGINT', () => stop.abort());
-    await register(o, createLogger('info'), stop.signal);
+    await register(o, resolved.target, createLogger('info'), stop.signal);
+  });
+
+program
+  .command('zk-digest')
+  .description('print the ZooKeeper digest id (digest:USER:HASH) of user:password, for ACLs; reads --auth-file, the environment or one line of stdin')
+  .option('--auth-file <file>', AUTH_HELP)
+  .action(async (o: ZkCliFlags) => {
+    const given = cliCredentials(o, process.env);
+    if (!given.ok) {
+      process.stderr.write(`proxymgr zk-digest: ${given.error}\n`);
+      return void (process.exitCode = 2);
+    }
+    let creds = given.value;
+    if (!creds) {
+      let text = '';
+      for await (const chunk of process.stdin) text += String(chunk);
+      const parsed = ZkCredentials.parse(text);
+      if (!parsed.ok) {
+        process.stderr.write(`proxymgr zk-digest: stdin ${parsed.error}\n`);
+        return void (process.exitCode = 2);
+      }
+      creds = parsed.value;
+    }
+    const id = creds.digestId();
+    process.stdout.write(`digest:${id}\n`);
   });
 
 program.parseAsync().catch((err: unknown) => {

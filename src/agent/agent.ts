@@ -16,7 +16,7 @@ import { HaproxyHealth } from './haproxy-health';
 import { DesiredState, type Override } from './desired-state';
 import { OperatorOverrides } from './operator-overrides';
 import { Reloader } from './reloader';
-import { applySettings, replaceSource, settleConfig } from './settings-change';
+import { applySettings, replaceSource, settleConfig, sourceChanged } from './settings-change';
 import { RuntimePath } from './runtime-path';
 import { ServiceTable, type ServiceStatus } from './service-table';
 import type { AgentEvents, AgentOptions, AgentStats, AgentView, ApplyOutcome } from './view';
@@ -59,7 +59,7 @@ export class Agent implements AgentView {
     private readonly opts: AgentOptions,
   ) {
     this.renderer = IncrementalRenderer.forConfig(config.haproxy);
-    this.services = new ServiceTable(log, (name) => this.changed(name), { dnsNameservers: config.dns.nameservers }, config.status.source_grace_ms);
+    this.services = new ServiceTable(log, (name) => this.changed(name), { dnsNameservers: config.dns.nameservers, zk: config.zk }, config.status.source_grace_ms);
     this.resolver = new HostResolver(log, () => {
       this.desired.markHostnameUsers();
       this.schedule();
@@ -104,7 +104,7 @@ export class Agent implements AgentView {
   async start(): Promise<ApplyOutcome> {
     const h = this.config.haproxy;
     if (this.opts.manageHAProxy) for (const p of [h.config_path, h.socket_path, h.state_file]) mkdirSync(dirname(p), { recursive: true });
-    this.source = createServiceConfigSource(this.config.service_config, this.config.file);
+    this.source = createServiceConfigSource(this.config, this.log);
     await this.source.start(this.services);
     const deadline = Date.now() + (this.opts.initialSyncMs ?? 3000);
     while (!this.services.settled() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
@@ -142,7 +142,7 @@ export class Agent implements AgentView {
     applySettings(before, config, { reloadTimer: this.reloadTimer, client: this.client, supervisor: this.supervisor, runtimePath: this.runtimePath, services: this.services });
     for (const why of restartRequired) this.log.warn({ event: 'config_restart_required', file: config.file, reason: why }, `proxymgr.yml: ${why}`);
     if (before.haproxy.overrides_file !== config.haproxy.overrides_file) this.operator.moved();
-    if (JSON.stringify(before.service_config) !== JSON.stringify(config.service_config)) this.source = await replaceSource(this.source, this.services, config);
+    if (sourceChanged(before, config)) this.source = await replaceSource(this.source, this.services, config, this.log);
     this.log.info({ event: 'config_reloaded', file: config.file }, 'configuration re-read');
     this.reclassifyAll();
     this.schedule();

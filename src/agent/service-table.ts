@@ -105,6 +105,11 @@ export class ServiceTable implements ServiceConfigHandler {
     for (const e of [...this.entries.values()]) if (e.stale) this.remove(e.name);
   }
 
+  /** A source's complete listing: the entries of the source it replaced that it did not name go. */
+  listed(): void {
+    this.dropStale();
+  }
+
   /** Starts this type's watchers again: the agent-wide defaults they read at start changed (SIGHUP). Servers stay until they report. */
   restartWatchers(type: string): void {
     for (const e of this.entries.values()) if (e.def?.watcher.type === type && e.watcherKey) this.startWatcher(e, e.def, e.watcherKey);

@@ -6,6 +6,8 @@ import { createServiceConfigSource } from '../service-config';
 import type { ServiceConfigSource } from '../service-config/source';
 import type { RuntimePath } from './runtime-path';
 import type { ServiceTable } from './service-table';
+import type { Logger } from '../log';
+import { sameTarget } from '../zk/target';
 
 /** The parts of a running agent that hold settings of their own. */
 export interface SettingsHolders {
@@ -51,17 +53,28 @@ export function applySettings(before: Config, config: Config, h: SettingsHolders
   const x = config.haproxy;
   h.supervisor?.configure({ binary: x.path, configPath: x.config_path, readyTimeoutMs: x.ready_timeout_ms, stopTimeoutMs: x.stop_timeout_ms });
   if (before.runtime.drift_interval_ms !== config.runtime.drift_interval_ms) h.runtimePath?.rearmDrift();
-  h.services.defaults = { dnsNameservers: config.dns.nameservers };
+  h.services.defaults = { dnsNameservers: config.dns.nameservers, zk: config.zk };
   h.services.sourceGraceMs = config.status.source_grace_ms;
   if (JSON.stringify(before.dns.nameservers) !== JSON.stringify(config.dns.nameservers)) h.services.restartWatchers('dns');
+  // New servers, credentials (a rotated credentials file) or ACLs: the watchers connect again; their servers stay until they report.
+  if (!before.zk.sameAs(config.zk)) h.services.restartWatchers('zookeeper');
 }
 
-/** A new service-config source in place of the old one: services it no longer lists are dropped once it has listed. */
-export async function replaceSource(old: ServiceConfigSource | undefined, services: ServiceTable, config: Config): Promise<ServiceConfigSource> {
+/** The service-config source must be built again: its settings or its ZooKeeper target (credentials included) changed. */
+export function sourceChanged(before: Config, after: Config): boolean {
+  return JSON.stringify(before.service_config) !== JSON.stringify(after.service_config) || !sameTarget(before.zk.serviceConfig, after.zk.serviceConfig);
+}
+
+/**
+ * A new service-config source in place of the old one: services it no longer lists are
+ * dropped once it has listed. One that cannot list yet (NOAUTH with new credentials, down)
+ * keeps every service until it can, and drops the leftovers then (`listed`).
+ */
+export async function replaceSource(old: ServiceConfigSource | undefined, services: ServiceTable, config: Config, log?: Logger): Promise<ServiceConfigSource> {
   await old?.stop();
   services.markAllStale();
-  const source = createServiceConfigSource(config.service_config, config.file);
+  const source = createServiceConfigSource(config, log);
   await source.start(services);
-  services.dropStale();
+  if (!source.problem?.()) services.dropStale();
   return source;
 }

@@ -56,7 +56,7 @@ export class ApiServer {
 
   /** The service store for `config.service_config`. */
   static storeOf(config: Config): ServiceStore {
-    return createServiceStore(config.service_config);
+    return createServiceStore(config);
   }
 
   /** Replaces the accepted tokens at once (token rotation); calls in flight keep the identity they had. */

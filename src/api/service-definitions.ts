@@ -4,6 +4,7 @@ import { createServiceStore } from '../service-config';
 import { PreconditionFailed, StoreConflict, type Precondition, type ServiceStore } from '../service-config/store';
 import { WATCHER_SCHEMAS } from '../watchers';
 import type { Config } from '../config/load';
+import { isNoAuth } from '../zk/errors';
 
 /** What a mutating call answers; the audit line records its status. */
 export interface Reply {
@@ -25,8 +26,9 @@ export class ServiceDefinitions {
 
   /** For SIGHUP: a store for `service_config` as it is now (the same one kept if nothing changed). */
   reconfigure(config: Config): void {
-    const next = createServiceStore(config.service_config);
-    if (this.store && this.store.describe() === next.describe()) return next.close();
+    const next = createServiceStore(config);
+    const same = (a: ServiceStore, b: ServiceStore) => a.describe() === b.describe() && a.identity?.() === b.identity?.();
+    if (this.store && same(this.store, next)) return next.close();
     this.store?.close();
     this.store = next;
   }
@@ -98,6 +100,8 @@ export function precondition(req: IncomingMessage): Precondition {
 function storeError(err: unknown): Reply {
   if (err instanceof PreconditionFailed) return { status: 412, body: { error: `precondition failed: ${err.message}`, version: err.current ?? null } };
   if (err instanceof StoreConflict) return { status: 409, body: { error: err.message } };
+  // ZooKeeper's ACL refused the agent's identity: the request is understood and not allowed.
+  if (isNoAuth(err)) return { status: 403, body: { error: `service store: NOAUTH: ZooKeeper's ACL does not let this agent's credentials write there` } };
   return { status: 503, body: { error: `service store: ${(err as Error).message}` } };
 }
 

@@ -2,12 +2,18 @@ import http from 'node:http';
 import { connect } from 'node:net';
 import type { Logger } from '../log';
 import { canonicalHost, isValidHost, isValidPort, isValidWeight } from '../model/server';
-import { znodePath } from '../zk/fields';
+import { connectStringProblem, znodePath } from '../zk/fields';
+import { describeZkError } from '../zk/errors';
 import { zk } from '../zk/ops';
 import { ZkSession } from '../zk/session';
+import { chrootOf, describeTarget, type ZkTarget } from '../zk/target';
 
 export interface RegisterOptions {
-  zk: string;
+  /** A connect string (`--zk`), or undefined with `ensemble`. */
+  zk?: string;
+  /** An ensemble of proxymgr.yml (`--ensemble NAME -c proxymgr.yml`). */
+  ensemble?: string;
+  config?: string;
   path: string;
   address: string;
   port: number;
@@ -20,6 +26,9 @@ export interface RegisterOptions {
 /** Problems with the options, each naming the flag; empty when they are usable. */
 export function validateRegister(o: RegisterOptions): string[] {
   const errors: string[] = [];
+  if ((o.zk === undefined) === (o.ensemble === undefined)) errors.push('needs exactly one of --zk, --ensemble');
+  if (o.zk !== undefined && connectStringProblem(o.zk)) errors.push(`--zk ${JSON.stringify(o.zk)}: ${connectStringProblem(o.zk)}`);
+  if (o.ensemble !== undefined && o.config === undefined) errors.push('--ensemble needs -c proxymgr.yml (where the ensemble is defined)');
   if (!znodePath.safeParse(o.path).success) errors.push(`--path ${JSON.stringify(o.path)}: must be an absolute znode path`);
   if (!isValidHost(o.address)) errors.push(`--address ${JSON.stringify(o.address)}: must be an IP address or a hostname`);
   if (!isValidPort(o.port)) errors.push(`--port ${o.port}: must be 1..65535`);
@@ -49,12 +58,14 @@ function healthy(o: RegisterOptions): Promise<boolean> {
 /**
  * Keeps an ephemeral instance znode `<path>/<address>:<port>` while the local health
  * check passes (what Nerve does): deleted when the check fails, re-created when it
- * passes again or after a new ZooKeeper session. Resolves when `signal` aborts.
+ * passes again or after a new ZooKeeper session. The znode and any parent it creates get
+ * the target's ACL. Resolves when `signal` aborts.
  */
-export async function register(o: RegisterOptions, log: Logger, signal: AbortSignal): Promise<void> {
+export async function register(o: RegisterOptions, target: ZkTarget, log: Logger, signal: AbortSignal): Promise<void> {
   const node = `${o.path}/${o.address}:${o.port}`;
   const data = Buffer.from(JSON.stringify({ address: canonicalHost(o.address), port: o.port, ...(o.weight !== undefined && { weight: o.weight }) }));
-  const session = ZkSession.acquire(o.zk);
+  const session = ZkSession.acquire(target.servers, { auth: target.auth });
+  const where = describeTarget(target);
   let registered = false;
   session.on('replaced', () => (registered = false));
   try {
@@ -63,7 +74,7 @@ export async function register(o: RegisterOptions, log: Logger, signal: AbortSig
       try {
         if (ok && !registered) {
           await session.connected(o.intervalMs * 5);
-          await zk.putEphemeral(session.client, node, data);
+          await zk.putEphemeral(session.client, node, data, target.acl);
           registered = true;
           log.info({ event: 'registered', znode: node }, 'health check passes: instance registered');
         } else if (!ok && registered) {
@@ -72,7 +83,8 @@ export async function register(o: RegisterOptions, log: Logger, signal: AbortSig
           log.warn({ event: 'deregistered', znode: node }, 'health check fails: instance removed');
         }
       } catch (err) {
-        log.warn({ event: 'register_error', znode: node, error: (err as Error).message }, 'ZooKeeper unavailable; will retry');
+        const error = `${where} ${node}: ${describeZkError(err, ok ? 'create' : 'delete', target.auth, chrootOf(target))}`;
+        log.warn({ event: 'register_error', znode: node, error }, 'could not register or deregister; will retry');
       }
       await new Promise((r) => {
         const t = setTimeout(r, o.intervalMs);

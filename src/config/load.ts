@@ -3,9 +3,21 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import yaml from 'js-yaml';
 import { configSchema, type RawConfig } from './schema';
 import { formatIssues, PARSE_OPTIONS } from '../model/fields';
+import { resolveZk } from '../zk/ensembles';
+import type { ZkDirectory } from '../zk/target';
 
-/** proxymgr.yml, validated, with every relative path resolved against the file's directory. */
-export type Config = RawConfig & { file: string; haproxy: RawConfig['haproxy'] & { state_file: string; overrides_file: string } };
+/**
+ * proxymgr.yml, validated, with every relative path resolved against the file's directory.
+ * `zk` holds the ZooKeeper ensembles with their credentials read (they print as names only).
+ */
+export type Config = RawConfig & { file: string; haproxy: RawConfig['haproxy'] & { state_file: string; overrides_file: string }; zk: ZkDirectory };
+
+export interface LoadOptions {
+  /** Where credentials_env variables are read. */
+  env?: NodeJS.ProcessEnv;
+  /** False: ZooKeeper credentials are not read (a CLI command that was given its own). */
+  zkCredentials?: boolean;
+}
 
 export class ConfigError extends Error {
   constructor(
@@ -17,7 +29,7 @@ export class ConfigError extends Error {
   }
 }
 
-export function loadConfig(file: string): Config {
+export function loadConfig(file: string, opts: LoadOptions = {}): Config {
   const path = resolve(file);
   let text: string;
   try {
@@ -25,10 +37,10 @@ export function loadConfig(file: string): Config {
   } catch (err) {
     throw new ConfigError(path, [`cannot read: ${(err as Error).message}`]);
   }
-  return parseConfig(text, path);
+  return parseConfig(text, path, opts);
 }
 
-export function parseConfig(text: string, path: string): Config {
+export function parseConfig(text: string, path: string, opts: LoadOptions = {}): Config {
   let raw: unknown;
   try {
     raw = yaml.load(text, { filename: path });
@@ -51,6 +63,9 @@ export function parseConfig(text: string, path: string): Config {
   for (const [key, p] of [['haproxy.socket_path', socketPath], ['haproxy.config_path', configPath], ['haproxy.state_file', stateFile], ['haproxy.overrides_file', overridesFile]]) {
     if (/\s/.test(p)) late.push(`${key}: resolves to ${JSON.stringify(p)}, which contains whitespace`);
   }
+  // Credentials are read here, so a missing file or variable stops a start or a SIGHUP by name.
+  const zk = resolveZk(cfg.zookeeper.ensembles, cfg.service_config, { baseDir: base, env: opts.env ?? process.env, credentials: opts.zkCredentials });
+  late.push(...zk.problems);
   if (late.length) throw new ConfigError(path, late);
   return {
     ...cfg,
@@ -66,5 +81,6 @@ export function parseConfig(text: string, path: string): Config {
     },
     snapshot: cfg.snapshot && { ...cfg.snapshot, path: abs(cfg.snapshot.path) },
     service_config: cfg.service_config.type === 'file' ? { ...cfg.service_config, path: abs(cfg.service_config.path) } : cfg.service_config,
+    zk: zk.directory,
   };
 }

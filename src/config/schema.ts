@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { isIP } from 'node:net';
 import { configText, nameserver } from '../model/fields';
-import { zkConnectString, znodePath } from '../zk/fields';
+import { parseAcl } from '../zk/acl';
+import { ensembleName, zkConnectString, znodePath } from '../zk/fields';
 
 /** A path that is written into haproxy.cfg: no whitespace, so it needs no quoting. */
 const cfgPath = configText.min(1).regex(/^\S+$/, 'must not contain whitespace');
@@ -85,12 +86,46 @@ const fileServiceConfig = z.strictObject({
   path: z.string().min(1),
 });
 
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
+
+/** ZooKeeper credentials: `user:password` from an environment variable or a file, never written here. */
+const zkAuth = z
+  .strictObject({
+    scheme: z.literal('digest', 'must be digest'),
+    credentials_env: envName.optional(),
+    /** Relative to proxymgr.yml; surrounding whitespace (the trailing newline) ignored. */
+    credentials_file: z.string().min(1).optional(),
+  })
+  .refine((a) => (a.credentials_env === undefined) !== (a.credentials_file === undefined), 'needs exactly one of credentials_env, credentials_file');
+
+/** The ACL of the znodes proxymgr creates (`service put`, the API's writes, `register`), parents included. */
+const zkAcl = z.string().superRefine((spec, ctx) => {
+  const parsed = parseAcl(spec);
+  if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.error });
+});
+
+const zkEnsemble = z.strictObject({
+  /** host:port[,host:port...][/chroot] */
+  servers: zkConnectString,
+  auth: zkAuth.optional(),
+  acl: zkAcl.optional(),
+});
+
+const zookeeper = z.strictObject({
+  /** Named ensembles: the service-config source and watcher blobs name one instead of repeating servers and credentials. */
+  ensembles: z.record(ensembleName, zkEnsemble).default({}),
+});
+
 const zookeeperServiceConfig = z.strictObject({
   type: z.literal('zookeeper'),
-  /** The connection string, host:port[,host:port...]. */
-  servers: zkConnectString,
+  /** The connection string, host:port[,host:port...][/chroot]; or name an ensemble. */
+  servers: zkConnectString.optional(),
+  ensemble: ensembleName.optional(),
   /** A znode whose children are the services. */
   path: znodePath,
+  /** With `servers` only (an ensemble has its own). */
+  auth: zkAuth.optional(),
+  acl: zkAcl.optional(),
 });
 
 const serviceConfig = z.discriminatedUnion('type', [fileServiceConfig, zookeeperServiceConfig], {
@@ -160,6 +195,8 @@ export const configSchema = z.strictObject({
   reload: reload.default(() => reload.parse({})),
   runtime: runtime.default(() => runtime.parse({})),
   service_config: serviceConfig,
+  /** ZooKeeper ensembles named once, with their credentials and the ACL of what proxymgr creates. */
+  zookeeper: zookeeper.default(() => zookeeper.parse({})),
   log: z
     .strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info') })
     .default({ level: 'info' }),

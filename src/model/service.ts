@@ -34,6 +34,31 @@ export function isValidServiceName(name: string): boolean {
   return SERVICE_NAME.test(name);
 }
 
+// Keys of which a blob must give exactly one (a zookeeper watcher's `server` or `ensemble`),
+// marked on the key's own schema so that every caller of parseServiceDefinition checks them.
+const exclusiveGroups = new WeakMap<z.ZodType, string>();
+
+/** Marks a watcher key as one of a group of which a blob must have exactly one. */
+export function oneOf<T extends z.ZodType>(schema: T, group: string): T {
+  exclusiveGroups.set(schema, group);
+  return schema;
+}
+
+function oneOfProblems(shape: z.ZodRawShape, data: Record<string, unknown>): string[] {
+  const byGroup = new Map<string, string[]>();
+  for (const [key, schema] of Object.entries(shape)) {
+    const g = exclusiveGroups.get(schema as z.ZodType);
+    if (g !== undefined) byGroup.set(g, [...(byGroup.get(g) ?? []), key]);
+  }
+  const problems: string[] = [];
+  for (const keys of byGroup.values()) {
+    const present = keys.filter((k) => data[k] !== undefined);
+    if (present.length === 0) problems.push(`${keys[0]}: required (or ${keys.slice(1).join(' or ')})`);
+    else if (present.length > 1) problems.push(`${present[1]}: not together with ${present[0]} (one of ${keys.join(', ')})`);
+  }
+  return problems;
+}
+
 const common = {
   port,
   ...proxyOptionKeys,
@@ -101,6 +126,8 @@ export function parseServiceDefinition(name: string, raw: unknown, schemas: Watc
 
   const result = cachedSchema(type, shape).safeParse(raw, PARSE_OPTIONS);
   if (!result.success) return { ok: false, errors: formatIssues(result.error.issues) };
+  const exclusive = oneOfProblems(shape, result.data as Record<string, unknown>);
+  if (exclusive.length) return { ok: false, errors: exclusive };
   const data = result.data as Record<string, unknown> & {
     port: number;
     listen_options: string[];

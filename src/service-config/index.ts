@@ -1,4 +1,6 @@
 import type { Config } from '../config/load';
+import type { Logger } from '../log';
+import type { ZkTarget } from '../zk/target';
 import { FileServiceConfig } from './file';
 import type { ServiceConfigSource } from './source';
 import { ZooKeeperServiceConfig } from './zookeeper';
@@ -7,22 +9,32 @@ import type { ServiceStore } from './store';
 import { FileServiceStore } from './store-file';
 import { ZooKeeperServiceStore } from './store-zookeeper';
 
+/** The ZooKeeper target of `service_config` (its servers or ensemble, credentials read at load). */
+function zkTarget(config: Config): ZkTarget {
+  const t = config.zk.serviceConfig;
+  // loadConfig refuses a zookeeper service_config without one.
+  if (!t) throw new Error(`${config.file}: service_config has no ZooKeeper servers`);
+  return t;
+}
+
 /** Builds the source named by `service_config.type`. */
-export function createServiceConfigSource(cfg: Config['service_config'], configFile: string): ServiceConfigSource {
+export function createServiceConfigSource(config: Config, log?: Logger): ServiceConfigSource {
+  const cfg = config.service_config;
   switch (cfg.type) {
     case 'file':
       return new FileServiceConfig(cfg.path);
     case 'zookeeper':
-      return new ZooKeeperServiceConfig(cfg.servers, cfg.path, dirname(configFile));
+      return new ZooKeeperServiceConfig(zkTarget(config), cfg.path, dirname(config.file), log);
   }
 }
 
 /** Writes service blobs through to the source `service_config` names (the HTTP API's services calls). */
-export function createServiceStore(cfg: Config['service_config']): ServiceStore {
+export function createServiceStore(config: Config): ServiceStore {
+  const cfg = config.service_config;
   switch (cfg.type) {
     case 'file':
       return new FileServiceStore(cfg.path);
     case 'zookeeper':
-      return new ZooKeeperServiceStore(cfg.servers, cfg.path);
+      return new ZooKeeperServiceStore(zkTarget(config), cfg.path);
   }
 }

@@ -5,6 +5,12 @@ export interface ServiceConfigHandler {
   remove(name: string): void;
   /** The blob for `name` cannot be used (unreadable, undecodable, ambiguous). */
   invalid(name: string, origin: string, problems: string[]): void;
+  /**
+   * The source has just delivered a complete listing: a service it did not name is not in it.
+   * A source that replaced another calls it once it can list, so a source that cannot
+   * (NOAUTH, down) does not empty the agent.
+   */
+  listed?(): void;
 }
 
 export interface ServiceConfigSource {

@@ -2,6 +2,8 @@ import zookeeper from 'node-zookeeper-client';
 import { isValidServiceName } from '../model/service';
 import { isCode, zk } from '../zk/ops';
 import { ZkSession } from '../zk/session';
+import { formatAcl } from '../zk/acl';
+import { describeTarget, type ZkTarget } from '../zk/target';
 import { checkPrecondition, PreconditionFailed, StoreConflict, type Precondition, type ServiceStore, type StoredService } from './store';
 
 /**
@@ -14,12 +16,17 @@ export class ZooKeeperServiceStore implements ServiceStore {
   private session?: ZkSession;
 
   constructor(
-    private readonly servers: string,
+    private readonly target: ZkTarget,
     private readonly path: string,
   ) {}
 
   describe(): string {
-    return `zookeeper:${this.servers}${this.path}`;
+    return `zookeeper:${this.target.servers}${this.path}`;
+  }
+
+  /** Tells a store with other credentials or another ACL apart (SIGHUP); shows no secret. */
+  identity(): string {
+    return `${describeTarget(this.target)}${this.path} ${this.target.auth?.key() ?? ''} ${formatAcl(this.target.acl)}`;
   }
 
   async read(name: string): Promise<StoredService | undefined> {
@@ -46,7 +53,7 @@ export class ZooKeeperServiceStore implements ServiceStore {
       checkPrecondition(name, current, cond);
       try {
         if (!node) {
-          await zk.create(c, path, data);
+          await zk.create(c, path, data, this.target.acl);
           return { version: '0', created: true };
         }
         // Against the version just read: a writer in between fails it, and is seen on the next turn.
@@ -82,7 +89,7 @@ export class ZooKeeperServiceStore implements ServiceStore {
   }
 
   private async client() {
-    if (!this.session) this.session = ZkSession.acquire(this.servers);
+    if (!this.session) this.session = ZkSession.acquire(this.target.servers, { auth: this.target.auth });
     await this.session.connected();
     return this.session.client;
   }

@@ -5,6 +5,8 @@
  */
 export interface ServiceStore {
   describe(): string;
+  /** What tells two stores apart when `describe` does not (other credentials); never shown. */
+  identity?(): string;
   /** The blob as stored and its version (opaque: a znode version, a content hash); undefined when there is none. */
   read(name: string): Promise<StoredService | undefined>;
   /** Writes `blob` if the precondition holds (else throws PreconditionFailed); `created` when there was none before. */

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { Logger } from '../log';
 import type { Server } from '../model/server';
+import type { ZkDirectory } from '../zk/target';
 
 /** What a watcher is given: who it works for, and where to report. */
 export interface WatcherContext {
@@ -19,6 +20,8 @@ export interface WatcherContext {
 
 export interface WatcherDefaults {
   dnsNameservers?: string[];
+  /** The ZooKeeper ensembles of proxymgr.yml, with their credentials: blobs name one, never carry credentials. */
+  zk?: ZkDirectory;
 }
 
 export interface Watcher {

@@ -1,28 +1,46 @@
 import { normalizeServers, type Server } from '../model/server';
+import { oneOf } from '../model/service';
 import { ChildrenCache } from '../zk/children-cache';
-import { zkConnectString, znodePath } from '../zk/fields';
+import { ensembleName, zkConnectString, znodePath } from '../zk/fields';
 import { decodeInstance } from '../zk/instance';
 import { ZkSession } from '../zk/session';
-import type { WatcherType } from './watcher';
+import { describeTarget, type ZkTarget } from '../zk/target';
+import type { WatcherContext, WatcherType } from './watcher';
 
-/** `"server": "zk1:2181,zk2:2181", "path": "/services/web"`: each child of `path` is one instance. */
+/**
+ * The target a blob names: an ensemble of proxymgr.yml (with its credentials), or a connect
+ * string, which gets the credentials of the ensemble with exactly those servers. Blobs come
+ * from the registry and never carry credentials themselves.
+ */
+function targetOf(options: Record<string, unknown>, ctx: WatcherContext): ZkTarget | string {
+  const dir = ctx.defaults.zk;
+  if (typeof options.ensemble === 'string') {
+    return dir?.get(options.ensemble) ?? `zookeeper ensemble ${JSON.stringify(options.ensemble)} is not defined in proxymgr.yml (zookeeper.ensembles)`;
+  }
+  const servers = options.server as string;
+  return dir ? dir.forServers(servers) : { servers, acl: [], aclConfigured: false };
+}
+
+/** `"server": "zk1:2181,zk2:2181[/chroot]"` or `"ensemble": "NAME"`, and `"path": "/services/web"`: each child of `path` is one instance. */
 export const zookeeperWatcher: WatcherType = {
-  options: { server: zkConnectString, path: znodePath },
+  options: { server: oneOf(zkConnectString.optional(), 'zookeeper'), ensemble: oneOf(ensembleName.optional(), 'zookeeper'), path: znodePath },
   create(options, ctx) {
-    const server = options.server as string;
     const path = options.path as string;
+    const target = targetOf(options, ctx);
+    const where = typeof target === 'string' ? '' : describeTarget(target);
     let session: ZkSession | undefined;
     let cache: ChildrenCache | undefined;
     /** Instances left out, with why (the error or the status), so each is logged once per reason. */
     const skipped = new Map<string, string>();
     const replaced = (why: string) =>
-      ctx.log.warn({ event: 'zk_session_replaced', server, why }, 'ZooKeeper session replaced; re-reading instances (servers kept meanwhile)');
+      ctx.log.warn({ event: 'zk_session_replaced', server: where, why }, 'ZooKeeper session replaced; re-reading instances (servers kept meanwhile)');
     // The servers stay; the service reports a source error (an error in /status once past the grace period)
     // until the re-read after reconnecting reports the instances again.
-    const disconnected = () => ctx.onError(`zookeeper ${server}: disconnected; keeping the previous servers`);
+    const disconnected = () => ctx.onError(`zookeeper ${where}: disconnected; keeping the previous servers`);
     return {
       start() {
-        session = ZkSession.acquire(server);
+        if (typeof target === 'string') return ctx.onError(`${target}; keeping the previous servers`);
+        session = ZkSession.acquire(target.servers, { auth: target.auth });
         session.on('replaced', replaced);
         session.on('disconnected', disconnected);
         cache = new ChildrenCache(session, path, {
@@ -48,7 +66,13 @@ export const zookeeperWatcher: WatcherType = {
             // Children have no meaningful order: name order, for `balance first` too.
             ctx.onUpdate(normalizeServers(servers));
           },
-          onError: (message) => ctx.onError(`zookeeper ${server}: ${message}; keeping the previous servers`),
+          onError: (message) => ctx.onError(`zookeeper ${where} ${message}; keeping the previous servers`),
+          // An instance this identity may not read: left out like one that cannot be decoded, and said why.
+          onUnreadable(name, message) {
+            if (skipped.get(name) === message) return;
+            skipped.set(name, message);
+            ctx.log.warn({ event: 'instance_unreadable', znode: `${path}/${name}`, error: `zookeeper ${where} ${message}` }, 'instance skipped');
+          },
         });
         cache.start();
       },

@@ -1,13 +1,21 @@
 import zookeeper, { type Event } from 'node-zookeeper-client';
+import { describeZkError, isNoAuth, zkCode } from './errors';
+import { splitConnectString } from './fields';
 import { withTimeout, type ZkSession } from './session';
 
 const OP_TIMEOUT_MS = 10_000;
+// A permission error does not go away by itself: back off (to 30 s) so that a fleet of
+// sidecars with a wrong password does not list every service every second. A new session,
+// a reconnect or new credentials (SIGHUP restarts the watchers) still re-read at once.
+const NOAUTH_RETRY_MS = [1_000, 2_000, 5_000, 10_000, 30_000];
 
 export interface ChildrenCacheHandler {
   /** Every child of the path with its data, after any change (coalesced per tick). */
   onChange(children: ReadonlyMap<string, Buffer>): void;
-  /** The path cannot be read right now (missing, unreachable); the last children stay in force. */
+  /** The path cannot be read right now (missing, unreachable, not allowed); the last children stay in force. */
   onError(message: string): void;
+  /** A child whose data could not be read (NOAUTH, say): left out of `onChange` until it can. */
+  onUnreadable?(name: string, message: string): void;
 }
 
 /**
@@ -22,6 +30,7 @@ export class ChildrenCache {
   private listing = false;
   private relist = false;
   private rereadAll = false;
+  private noAuthStreak = 0;
   // One function per watch: the client dedupes watchers by identity, so re-arming never stacks them.
   private readonly childrenWatcher = (_ev: Event) => void this.list();
   private readonly dataWatchers = new Map<string, (ev: Event) => void>();
@@ -48,6 +57,10 @@ export class ChildrenCache {
 
   private get client() {
     return this.session.client;
+  }
+
+  private describe(err: unknown, op: string): string {
+    return describeZkError(err, op, this.session.options.auth, splitConnectString(this.session.connectString).chroot);
   }
 
   start(): void {
@@ -91,6 +104,7 @@ export class ChildrenCache {
       const all = this.rereadAll;
       this.rereadAll = false;
       await Promise.all(names.filter((n) => all || !this.data.has(n)).map((n) => this.read(n)));
+      this.noAuthStreak = 0;
       this.emit();
     } catch (err) {
       const e = err as Error & { getCode?: () => number };
@@ -100,10 +114,11 @@ export class ChildrenCache {
         this.client.exists(this.path, () => void this.list(), (err, stat) => {
           if (!err && stat) void this.list();
         });
-        this.handler.onError(`${this.path} does not exist`);
+        this.handler.onError(`${this.path} ${this.describe(err, 'list')}`);
       } else {
-        this.handler.onError(`${this.path}: ${e.message}`);
-        setTimeout(() => void this.list(), 1000).unref();
+        this.handler.onError(`${this.path}: ${this.describe(err, 'list')}`);
+        const wait = isNoAuth(err) ? NOAUTH_RETRY_MS[Math.min(this.noAuthStreak++, NOAUTH_RETRY_MS.length - 1)] * (0.8 + 0.4 * Math.random()) : 1000;
+        setTimeout(() => void this.list(), wait).unref();
       }
     } finally {
       this.listing = false;
@@ -123,6 +138,8 @@ export class ChildrenCache {
           this.dataWatcher(name),
           (err, data) => {
             if (!err) this.data.set(name, data ?? Buffer.alloc(0));
+            // A child gone between the listing and the read is the children watch's business.
+            else if (zkCode(err) !== zookeeper.Exception.NO_NODE && !this.stopped) this.handler.onUnreadable?.(name, `${path}: ${this.describe(err, 'read')}`);
             resolve();
           },
         ),

@@ -1,4 +1,5 @@
-import zookeeper, { type Client } from 'node-zookeeper-client';
+import zookeeper, { type ACL, type Client } from 'node-zookeeper-client';
+import { defaultAcl, type AclEntry } from './acl';
 import { withTimeout } from './session';
 
 const OP_MS = 10_000;
@@ -12,6 +13,20 @@ function call<T>(what: string, fn: (cb: (err: unknown, res?: T) => void) => void
 }
 
 export const isCode = (err: unknown, code: number) => (err as { getCode?: () => number })?.getCode?.() === code;
+
+/** The client library's form of an ACL. */
+export function clientAcl(acl: readonly AclEntry[]): ACL[] {
+  return acl.map((e) => new zookeeper.ACL(e.perms, new zookeeper.Id(e.scheme, e.id)));
+}
+
+// Without an ACL, what proxymgr always created: open to everyone (docs/zookeeper-security.md).
+const OPEN = defaultAcl(false);
+
+/** Creates the missing parents of `path`, empty, with `acl`; existing ones are left as they are. */
+async function parents(c: Client, path: string, acl: readonly AclEntry[]): Promise<void> {
+  const parent = path.slice(0, path.lastIndexOf('/')) || '/';
+  if (parent !== '/') await call(`create ${parent}`, (cb) => c.mkdirp(parent, clientAcl(acl), (e) => cb(e)));
+}
 
 /** Promise wrappers, each bounded in time, for the commands that write to ZooKeeper. */
 export const zk = {
@@ -31,21 +46,27 @@ export const zk = {
       throw err;
     }
   },
-  /** Creates `path` (and its parents) with `data`, or overwrites it. */
-  async put(c: Client, path: string, data: Buffer): Promise<void> {
+  /** Creates `path` (and its missing parents, empty) with `data` and `acl`, or overwrites its data (its ACL unchanged). */
+  async put(c: Client, path: string, data: Buffer, acl: readonly AclEntry[] = OPEN): Promise<void> {
     try {
       await call(`set ${path}`, (cb) => c.setData(path, data, -1, (e) => cb(e)));
     } catch (err) {
       if (!isCode(err, zookeeper.Exception.NO_NODE)) throw err;
-      await call(`create ${path}`, (cb) => c.mkdirp(path, data, (e) => cb(e)));
+      await parents(c, path, acl);
+      try {
+        await call(`create ${path}`, (cb) => c.create(path, data, clientAcl(acl), zookeeper.CreateMode.PERSISTENT, (e) => cb(e)));
+      } catch (err2) {
+        // Created by someone else in between: overwrite, as a put does.
+        if (!isCode(err2, zookeeper.Exception.NODE_EXISTS)) throw err2;
+        await call(`set ${path}`, (cb) => c.setData(path, data, -1, (e) => cb(e)));
+      }
     }
   },
-  /** Creates an ephemeral node (parents made persistent); an existing one is replaced. */
-  async putEphemeral(c: Client, path: string, data: Buffer): Promise<void> {
-    const parent = path.slice(0, path.lastIndexOf('/')) || '/';
-    if (parent !== '/') await call(`create ${parent}`, (cb) => c.mkdirp(parent, (e) => cb(e)));
+  /** Creates an ephemeral node with `acl` (missing parents made persistent, with the same ACL); an existing one is replaced. */
+  async putEphemeral(c: Client, path: string, data: Buffer, acl: readonly AclEntry[] = OPEN): Promise<void> {
+    await parents(c, path, acl);
     await zk.remove(c, path);
-    await call(`create ${path}`, (cb) => c.create(path, data, zookeeper.CreateMode.EPHEMERAL, (e) => cb(e)));
+    await call(`create ${path}`, (cb) => c.create(path, data, clientAcl(acl), zookeeper.CreateMode.EPHEMERAL, (e) => cb(e)));
   },
   /** The data of `path` with its version (the znode's `stat.version`), or undefined when there is no such node. */
   async getVersioned(c: Client, path: string): Promise<{ data: Buffer; version: number } | undefined> {
@@ -61,11 +82,10 @@ export const zk = {
     const st = await call<{ version: number }>(`set ${path}`, (cb) => c.setData(path, data, version, (e, s) => cb(e, s)));
     return st.version;
   },
-  /** Creates `path` (parents made persistent) with `data`; throws NODE_EXISTS when it is there. */
-  async create(c: Client, path: string, data: Buffer): Promise<void> {
-    const parent = path.slice(0, path.lastIndexOf('/')) || '/';
-    if (parent !== '/') await call(`create ${parent}`, (cb) => c.mkdirp(parent, (e) => cb(e)));
-    await call(`create ${path}`, (cb) => c.create(path, data, zookeeper.CreateMode.PERSISTENT, (e) => cb(e)));
+  /** Creates `path` (missing parents made persistent and empty, with the same ACL) with `data` and `acl`; throws NODE_EXISTS when it is there. */
+  async create(c: Client, path: string, data: Buffer, acl: readonly AclEntry[] = OPEN): Promise<void> {
+    await parents(c, path, acl);
+    await call(`create ${path}`, (cb) => c.create(path, data, clientAcl(acl), zookeeper.CreateMode.PERSISTENT, (e) => cb(e)));
   },
   /** Removes `path` if its version is `version` (-1: any). Throws BAD_VERSION, NO_NODE. */
   async removeVersioned(c: Client, path: string, version: number): Promise<void> {

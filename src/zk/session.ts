@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import zookeeper, { type Client } from 'node-zookeeper-client';
+import type { ZkCredentials } from './auth';
 
 const SESSION_TIMEOUT_MS = 10_000;
 const SPIN_DELAY_MS = 200;
@@ -16,15 +17,30 @@ interface ConnectionInternals {
   socket?: Socket;
   pendingBuffer: unknown;
   on(event: 'state', listener: (state: number) => void): void;
+  onSocketConnected(...args: unknown[]): unknown;
+  packetQueue: { queue: Array<{ request: { header: { type: number } | null } }> };
 }
+// ZooKeeper's opcode of an auth packet (jute.OP_CODES.AUTH).
+const OP_AUTH = 100;
 // As often as ZooKeeper's own clients ping an idle session (a third of the timeout): the
 // watchdog's request keeps the socket busy, so the client's own pings stop and a fleet
 // costs the ensemble what any fleet of idle ZooKeeper clients does (bench/fleet.ts).
 const WATCHDOG_EVERY_MS = Math.round(SESSION_TIMEOUT_MS / 3);
 
+/** How a session connects besides its connect string. More may come (TLS): each part of its identity goes into `sessionKey`. */
+export interface ZkSessionOptions {
+  /** Sent with every (re)connect, by this client and by each one that replaces it. */
+  auth?: ZkCredentials;
+}
+
+/** Sessions are shared by connect string and identity: two identities on one ensemble see different znodes. */
+export function sessionKey(connectString: string, o: ZkSessionOptions): string {
+  return `${connectString}\n${o.auth ? `digest ${o.auth.key()}` : ''}`;
+}
+
 /**
- * One ZooKeeper session per connection string, shared by every service config
- * and watcher that names it (many watchers on one ensemble must not open many
+ * One ZooKeeper session per connection string and identity, shared by every service
+ * config and watcher that names it (many watchers on one ensemble must not open many
  * sessions). Reference counted: the last `release` closes it.
  *
  * node-zookeeper-client never notices a hung server and reports expiry only after
@@ -50,17 +66,22 @@ export class ZkSession extends EventEmitter {
     return [...ZkSession.open.values()];
   }
 
-  static acquire(connectString: string): ZkSession {
-    let s = ZkSession.open.get(connectString);
+  static acquire(connectString: string, options: ZkSessionOptions = {}): ZkSession {
+    const key = sessionKey(connectString, options);
+    let s = ZkSession.open.get(key);
     if (!s) {
-      s = new ZkSession(connectString);
-      ZkSession.open.set(connectString, s);
+      s = new ZkSession(connectString, options, key);
+      ZkSession.open.set(key, s);
     }
     s.refs++;
     return s;
   }
 
-  private constructor(readonly connectString: string) {
+  private constructor(
+    readonly connectString: string,
+    readonly options: ZkSessionOptions,
+    private readonly key: string,
+  ) {
     super();
     this.connect();
     this.watchdog = setInterval(() => this.ping(), WATCHDOG_EVERY_MS);
@@ -80,16 +101,20 @@ export class ZkSession extends EventEmitter {
     if (--this.refs > 0) return;
     this.closed = true;
     clearInterval(this.watchdog);
-    ZkSession.open.delete(this.connectString);
+    ZkSession.open.delete(this.key);
     this.current.close();
   }
 
   private connect(): void {
     const client = zookeeper.createClient(this.connectString, { sessionTimeout: SESSION_TIMEOUT_MS, spinDelay: SPIN_DELAY_MS, retries: 0 });
+    // Before connect(): the client then sends it right after every handshake, before any request.
+    const auth = this.options.auth;
+    if (auth) client.addAuthInfo(auth.scheme, auth.authData());
     this.current = client;
     this.clientSince = Date.now();
     const internals = (client as unknown as { connectionManager?: ConnectionInternals }).connectionManager;
     if (internals) this.boundHandshake(client, internals);
+    if (internals && auth) authFirst(internals);
     this.ready = new Promise((resolve) => client.once('connected', () => resolve()));
     // A replacement made while the server was away: the re-reads its 'replaced' event
     // started may have failed meanwhile, so its first connect counts as a reconnect.
@@ -195,6 +220,23 @@ export class ZkSession extends EventEmitter {
     old.close();
     this.emit('replaced', why);
   }
+}
+
+/**
+ * Credentials live on the connection, not the session: after every (re)connect the client
+ * queues its auth packets, but behind the requests made while it was away, which the server
+ * would then answer NOAUTH (a false error at every start and reconnect). ZooKeeper's own
+ * client sends them first; so does this one, once the original handler has queued them.
+ */
+function authFirst(cm: ConnectionInternals): void {
+  const original = cm.onSocketConnected;
+  cm.onSocketConnected = function (this: unknown, ...args: unknown[]) {
+    const result = original.apply(this, args);
+    const q = cm.packetQueue.queue;
+    const auth = q.filter((p) => p.request.header?.type === OP_AUTH);
+    if (auth.length && q[0] !== auth[0]) cm.packetQueue.queue = [...auth, ...q.filter((p) => !auth.includes(p))];
+    return result;
+  };
 }
 
 /** Operations queue without a timeout while disconnected (docs/runtime-facts.md): bound them. */

@@ -1,3 +1,4 @@
+import { ZkDirectory } from '../../../src/zk/target';
 import { ConfigError, parseConfig } from '../../../src/config/load';
 import { DEFAULT_DEFAULTS, DEFAULT_GLOBAL } from '../../../src/config/schema';
 
@@ -41,6 +42,8 @@ describe('parseConfig', () => {
       dns: {},
       status: { source_grace_ms: 30000, views: {} },
       snapshot: undefined,
+      zookeeper: { ensembles: {} },
+      zk: new ZkDirectory(),
     });
   });
 
@@ -118,7 +121,7 @@ describe('parseConfig', () => {
     [`haproxy: {config_path: "/etc/my haproxy.cfg"}\n${SC}`, 'haproxy.config_path: must not contain whitespace'],
     ['service_config: {type: consul, path: x}', 'service_config.type: type must be one of: file, zookeeper'],
     ['service_config: {type: zookeeper, servers: "zk1:2181", path: services}', 'service_config.path: must be an absolute znode path such as /services/web (no trailing slash)'],
-    ['service_config: {type: zookeeper, servers: "zk1", path: /services}', 'service_config.servers: must be host:port[,host:port...]'],
+    ['service_config: {type: zookeeper, servers: "zk1", path: /services}', 'service_config.servers: must be host:port[,host:port...][/chroot] (the chroot absolute, no trailing slash)'],
   ])('invalid value: %j', (text, problem) => {
     expect(problemsOf(text)).toEqual([problem]);
   });
@@ -159,5 +162,31 @@ describe('parseConfig', () => {
       'haproxy.config_path: resolves to "/my dir/haproxy.cfg", which contains whitespace',
       'haproxy.state_file: resolves to "/my dir/server-state", which contains whitespace',
     ]);
+  });
+});
+
+describe('zookeeper ensembles', () => {
+  const YML = [
+    'zookeeper:',
+    '  ensembles:',
+    '    main:',
+    '      servers: "zk1:2181,zk2:2181/proxymgr"',
+    '      auth: {scheme: digest, credentials_env: ZK_SIDECAR}',
+    '    registry: {servers: "zk9:2181", acl: "world:anyone:read"}',
+    'service_config: {type: zookeeper, ensemble: main, path: /services}',
+  ].join('\n');
+
+  test('credentials are read at load, from the environment given; the config prints without them', () => {
+    const cfg = parseConfig(YML, FILE, { env: { ZK_SIDECAR: 'sidecar:load-test-pw' } });
+    expect(cfg.zk.serviceConfig).toBe(cfg.zk.get('main'));
+    expect(cfg.zk.get('main')?.auth?.user).toBe('sidecar');
+    expect(cfg.zk.get('registry')?.auth).toBeUndefined();
+    expect(cfg.service_config).toEqual({ type: 'zookeeper', ensemble: 'main', path: '/services' });
+    expect(JSON.stringify(cfg)).not.toContain('load-test-pw');
+  });
+
+  test('a credential that cannot be read stops the load by key; zkCredentials: false skips reading it', () => {
+    expect(() => parseConfig(YML, FILE, { env: {} })).toThrow('zookeeper.ensembles.main.auth: environment variable ZK_SIDECAR is not set or empty');
+    expect(parseConfig(YML, FILE, { env: {}, zkCredentials: false }).zk.get('main')?.auth).toBeUndefined();
   });
 });
