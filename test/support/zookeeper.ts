@@ -4,6 +4,9 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import zookeeper, { type Client } from 'node-zookeeper-client';
+import { formatAcl, parseAcl, type AclEntry } from '../../src/zk/acl';
+import { digestId } from '../../src/zk/auth';
+import { clientAcl } from '../../src/zk/ops';
 import { freePort, waitUntil } from './net';
 import { killChild } from './process';
 
@@ -73,6 +76,8 @@ export class TestZooKeeper {
   myid = 0;
   /** Jars added to the classpath (the Netty ones that TLS needs: test/support/zookeeper-tls.ts). */
   jars: string[] = [];
+  /** `user:password` of a superuser (ZooKeeper's superDigest): a test client authenticated as it passes every ACL. */
+  superUser?: string;
   private proc?: ChildProcess;
 
   get connectString(): string {
@@ -101,7 +106,7 @@ export class TestZooKeeper {
     if (this.myid) writeFileSync(join(this.dir, 'data', 'myid'), `${this.myid}\n`);
     this.proc = spawn(
       'java',
-      ['-Xms32m', '-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Dorg.slf4j.simpleLogger.defaultLogLevel=warn', '-cp', [CLASSPATH, ...this.jars].join(':'), 'org.apache.zookeeper.server.quorum.QuorumPeerMain', join(this.dir, 'zoo.cfg')],
+      ['-Xms32m', '-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Dorg.slf4j.simpleLogger.defaultLogLevel=warn', ...(this.superUser ? [`-Dzookeeper.DigestAuthenticationProvider.superDigest=${digestId(this.superUser)}`] : []), '-cp', [CLASSPATH, ...this.jars].join(':'), 'org.apache.zookeeper.server.quorum.QuorumPeerMain', join(this.dir, 'zoo.cfg')],
       { stdio: 'ignore' },
     );
     await waitUntil('ZooKeeper to serve', () => serving(this.port), 20_000, 50);
@@ -117,9 +122,10 @@ export class TestZooKeeper {
     rmSync(this.dir, { recursive: true, force: true });
   }
 
-  /** A client for the test itself to write znodes with. */
-  async client(): Promise<ZkTestClient> {
-    const c = zookeeper.createClient(this.connectString, { sessionTimeout: 5000, spinDelay: 100, retries: 2 });
+  /** A client for the test itself to write znodes with; `auth` (`user:password`) makes it that digest identity. */
+  async client(auth?: string, chroot = ''): Promise<ZkTestClient> {
+    const c = zookeeper.createClient(this.connectString + chroot, { sessionTimeout: 5000, spinDelay: 100, retries: 2 });
+    if (auth) c.addAuthInfo('digest', Buffer.from(auth));
     await new Promise<void>((r) => {
       c.once('connected', () => r());
       c.connect();
@@ -157,6 +163,35 @@ export class ZkTestClient {
 
   remove(path: string): Promise<void> {
     return this.call((cb) => this.client.remove(path, -1, (e) => cb(e)));
+  }
+
+  /** Creates `path` (its parent must exist) with `data` and an ACL spec (`src/zk/acl.ts`). */
+  create(path: string, data: unknown, acl: string): Promise<void> {
+    const parsed = parseAcl(acl);
+    if (!parsed.ok) throw new Error(parsed.error);
+    const buf = Buffer.from(typeof data === 'string' ? data : JSON.stringify(data));
+    return this.call((cb) => this.client.create(path, buf, clientAcl(parsed.acl), zookeeper.CreateMode.PERSISTENT, (e) => cb(e)));
+  }
+
+  /** The ACL of `path` as a canonical spec (`formatAcl`). */
+  async acl(path: string): Promise<string> {
+    const acls = await this.call<Array<{ permission: number; id: { scheme: string; id: string } }>>((cb) => this.client.getACL(path, (e, a) => cb(e, a as never)));
+    return formatAcl(acls.map((a): AclEntry => ({ scheme: a.id.scheme as AclEntry['scheme'], id: a.id.id, perms: a.permission })));
+  }
+
+  /** Sets the data of `path`; resolves to ZooKeeper's error name (`NO_AUTH`, ...) or 'OK'. */
+  trySet(path: string, data: string): Promise<string> {
+    return new Promise((resolve) => this.client.setData(path, Buffer.from(data), -1, (e) => resolve(e ? (e as { name: string }).name : 'OK')));
+  }
+
+  /** Removes `path`; resolves to ZooKeeper's error name or 'OK'. */
+  tryRemove(path: string): Promise<string> {
+    return new Promise((resolve) => this.client.remove(path, -1, (e) => resolve(e ? (e as { name: string }).name : 'OK')));
+  }
+
+  /** Lists `path`; resolves to the children or ZooKeeper's error name. */
+  tryChildren(path: string): Promise<string[] | string> {
+    return new Promise((resolve) => this.client.getChildren(path, (e, ch) => resolve(e ? (e as { name: string }).name : ch)));
   }
 
   close(): void {
