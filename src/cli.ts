@@ -116,6 +116,11 @@ async function check(file: string, opts: { haproxy: boolean }): Promise<number> 
         process.stdout.write(`ERROR ${s.name} (${s.origin}):\n${problems.map((p) => `        - ${p}`).join('\n')}\n`);
       }
     }
+    // The agent's own problems (the service config unreadable: NOAUTH, down), with no grace period either.
+    for (const p of agent.problems(Number.MAX_SAFE_INTEGER)) {
+      bad++;
+      process.stdout.write(`ERROR ${p}\n`);
+    }
     if (opts.haproxy) {
       const text = agent.render();
       const res = await checkConfigText(config.haproxy.path, join(tmpdir(), 'proxymgr-check.cfg'), text);

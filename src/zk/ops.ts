@@ -22,10 +22,22 @@ export function clientAcl(acl: readonly AclEntry[]): ACL[] {
 // Without an ACL, what proxymgr always created: open to everyone (docs/zookeeper-security.md).
 const OPEN = defaultAcl(false);
 
-/** Creates the missing parents of `path`, empty, with `acl`; existing ones are left as they are. */
+/**
+ * Creates the missing parents of `path`, empty, with `acl`; existing ones are left as they are.
+ * Not the client's mkdirp: it creates from the root down, and ZooKeeper checks CREATE on a
+ * node's parent before it finds the node exists, so an instance allowed to create children
+ * of /services/web only would be refused at /services. `exists` needs no permission.
+ */
 async function parents(c: Client, path: string, acl: readonly AclEntry[]): Promise<void> {
   const parent = path.slice(0, path.lastIndexOf('/')) || '/';
-  if (parent !== '/') await call(`create ${parent}`, (cb) => c.mkdirp(parent, clientAcl(acl), (e) => cb(e)));
+  if (parent === '/') return;
+  if (await call(`exists ${parent}`, (cb) => c.exists(parent, (e, st) => cb(e, st)))) return;
+  await parents(c, parent, acl);
+  try {
+    await call(`create ${parent}`, (cb) => c.create(parent, clientAcl(acl), zookeeper.CreateMode.PERSISTENT, (e) => cb(e)));
+  } catch (err) {
+    if (!isCode(err, zookeeper.Exception.NODE_EXISTS)) throw err;
+  }
 }
 
 /** Promise wrappers, each bounded in time, for the commands that write to ZooKeeper. */
