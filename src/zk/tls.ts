@@ -185,12 +185,19 @@ export function useTls(client: Client, opts: ZkTlsOptions, onFailure?: (f: TlsFa
       // says so only after the client has finished its side of the handshake.
       if (phase === 'handshake' || e.code === 'EPROTO' || (e.code ?? '').startsWith('ERR_SSL_')) {
         failed = true;
-        fail(where, explain(e), e.code);
+        fail(where, explain(e, state.material.client !== undefined), e.code);
       }
     });
+    // Whether the server said anything after the handshake (its answer to the connect request).
+    let answered = false;
+    socket.once('data', () => (answered = true));
     socket.once('close', () => {
       clearTimeout(timer);
-      if (phase === 'handshake' && !failed && cm.state !== CM_CLOSING) fail(where, 'connection closed before the TLS handshake finished');
+      if (failed || cm.state === CM_CLOSING) return;
+      if (phase === 'handshake') fail(where, 'connection closed before the TLS handshake finished');
+      // With TLS 1.3 the client's side of the handshake is done before the server has checked
+      // the client certificate: a server refusing it may just close (Node's TLS servers do).
+      else if (phase === 'secure' && !answered && state.material.client) fail(where, 'the server closed the connection right after the TLS handshake, before answering: did it refuse the client certificate (cert_file)?');
     });
   };
 
@@ -219,12 +226,11 @@ export function useTls(client: Client, opts: ZkTlsOptions, onFailure?: (f: TlsFa
 }
 
 /** Node's messages are exact but terse: say what the operator should look at. */
-function explain(e: NodeJS.ErrnoException): string {
+function explain(e: NodeJS.ErrnoException, clientCert: boolean): string {
   const code = e.code ?? '';
-  // OpenSSL errors surfacing through a socket write carry code EPROTO, a message with
-  // OpenSSL's internals (file, line), and the readable part in `reason`.
-  const reason = (e as { reason?: string }).reason;
-  const text = code === 'EPROTO' && reason ? reason : e.message.trim();
+  // OpenSSL errors through a socket write come as "write EPROTO <hex>:error:<hex>:SSL routines:
+  // <function>:<reason>:<file>:<line>:...": keep the reason, leave OpenSSL's internals out.
+  const text = /SSL routines:[^:]*:([^:]+)/.exec(e.message)?.[1] ?? e.message.trim();
   const msg = `${text}${code && !text.includes(code) ? ` (${code})` : ''}`;
   if (['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_GET_ISSUER_CERT'].includes(code)) {
     return `${msg}: the server certificate is not signed by a CA in ca_file`;
@@ -232,13 +238,11 @@ function explain(e: NodeJS.ErrnoException): string {
   if (code === 'CERT_HAS_EXPIRED') return `${msg}: the server certificate has expired`;
   if (code === 'CERT_NOT_YET_VALID') return `${msg}: the server certificate is not valid yet (clock?)`;
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `${msg}: set servername to the name in the certificate, or list the server by that name`;
-  if (code === 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED' || code === 'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE') {
-    return `${msg}: the server wants a client certificate (cert_file, key_file)`;
+  // The server's alert: Java (ZooKeeper) says "bad certificate" both for a missing and for a refused client certificate.
+  if (/alert (bad certificate|certificate required|unknown ca|certificate unknown|certificate expired|handshake failure)/.test(text)) {
+    return clientCert ? `${msg}: the server refused the client certificate (cert_file: signed by a CA in its truststore? expired?)` : `${msg}: the server wants a client certificate (cert_file, key_file)`;
   }
-  if (/^ERR_SSL_(SSLV3|TLSV1)_ALERT_(BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_UNKNOWN|CERTIFICATE_EXPIRED)$/.test(code)) {
-    return `${msg}: the server refused the client certificate`;
-  }
-  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number/.test(text)) return `${msg}: the port does not speak TLS (the plain clientPort instead of secureClientPort?)`;
+  if (/wrong version number/.test(text)) return `${msg}: the port does not speak TLS (the plain clientPort instead of secureClientPort?)`;
   if (code === 'ECONNRESET') return `${msg}: the server closed the connection during the handshake (not its secureClientPort, or it refused our certificate?)`;
   return msg;
 }

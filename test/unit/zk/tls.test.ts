@@ -31,6 +31,7 @@ beforeAll(() => {
   ca('other-ca');
   leaf('server', 'ca', 'IP:127.0.0.1,DNS:zk.test');
   leaf('client', 'ca', 'DNS:client.test');
+  leaf('stranger', 'other-ca', 'DNS:client.test');
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -165,13 +166,19 @@ describe('useTls', () => {
     expect(zk.firstPackets).toHaveLength(0); // nothing of the session reached the untrusted server
   });
 
-  test('a server asking for a client certificate gets the configured one, and without one the error says so', async () => {
+  test('a server asking for a client certificate gets the configured one; without one, or with one it does not trust, the error says which', async () => {
     zk = await fakeZk({ requestCert: true, rejectUnauthorized: true, ca: readFileSync(f('ca.pem')) });
     const without = client(zk.port);
     const state = useTls(without, { caFile: f('ca.pem') });
     without.connect();
     await until(() => state.lastError !== undefined, 'a refused handshake', 5000);
-    expect(state.describe()).toMatch(/client certificate \(cert_file, key_file\)/);
+    expect(state.describe()).toMatch(/: the server wants a client certificate \(cert_file, key_file\)$/);
+    const stranger = client(zk.port);
+    const refused = useTls(stranger, { caFile: f('ca.pem'), certFile: f('stranger.pem'), keyFile: f('stranger.key') });
+    stranger.connect();
+    await until(() => refused.lastError !== undefined, 'a refused client certificate', 5000);
+    // The Node server closes without an alert; ZooKeeper's alert is in the integration test.
+    expect(refused.describe()).toMatch(/failed: the server closed the connection right after the TLS handshake, before answering: did it refuse the client certificate/);
     const withCert = client(zk.port);
     useTls(withCert, { caFile: f('ca.pem'), certFile: f('client.pem'), keyFile: f('client.key') });
     await new Promise<void>((r) => {
