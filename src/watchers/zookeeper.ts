@@ -32,6 +32,8 @@ export const zookeeperWatcher: WatcherType = {
     let cache: ChildrenCache | undefined;
     /** Instances left out, with why (the error or the status), so each is logged once per reason. */
     const skipped = new Map<string, string>();
+    /** Instances this identity may not read: not in `onChange`'s children, so kept apart from `skipped`. */
+    const unreadable = new Map<string, string>();
     const replaced = (why: string) =>
       ctx.log.warn({ event: 'zk_session_replaced', server: where, why }, 'ZooKeeper session replaced; re-reading instances (servers kept meanwhile)');
     // The servers stay; the service reports a source error (an error in /status once past the grace period)
@@ -47,6 +49,7 @@ export const zookeeperWatcher: WatcherType = {
           onChange(children) {
             const servers: Server[] = [];
             for (const [name, data] of children) {
+              unreadable.delete(name);
               const decoded = decodeInstance(data);
               if (decoded.ok) {
                 servers.push(decoded.value);
@@ -69,8 +72,8 @@ export const zookeeperWatcher: WatcherType = {
           onError: (message) => ctx.onError(`zookeeper ${where} ${message}; keeping the previous servers`),
           // An instance this identity may not read: left out like one that cannot be decoded, and said why.
           onUnreadable(name, message) {
-            if (skipped.get(name) === message) return;
-            skipped.set(name, message);
+            if (unreadable.get(name) === message) return;
+            unreadable.set(name, message);
             ctx.log.warn({ event: 'instance_unreadable', znode: `${path}/${name}`, error: `zookeeper ${where} ${message}` }, 'instance skipped');
           },
         });

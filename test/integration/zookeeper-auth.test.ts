@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RuntimeClient } from '../../src/haproxy/runtime-client';
 import { digestId } from '../../src/zk/auth';
-import { AgentFixture } from '../support/agent';
+import { AgentFixture, runCli } from '../support/agent';
 import { startBackends, type Backends } from '../support/backends';
 import { freePorts, sample, waitUntil } from '../support/net';
 import { TestZooKeeper, type ZkTestClient } from '../support/zookeeper';
@@ -88,10 +88,16 @@ describe('ZooKeeper digest credentials', () => {
       anonymous.close();
     }
 
+    // One instance the sidecars may not read: left out, said once, not a source error.
+    await admin.create(`${root}/instances/web/hidden`, { address: '127.0.0.1', port: b2 }, `digest:${digestId(PLATFORM)}:all`);
+
     agent = startAgent(root, SIDECAR, apiListen);
     await agent.start();
     await agent.waitLog((l) => l.event === 'api_listening');
     expect(await sample(webPort, 3)).toEqual(new Set([backends.id(b1)]));
+    expect(agent.events('instance_unreadable')).toEqual([
+      expect.objectContaining({ service: 'web', znode: `${root}/instances/web/hidden`, error: `zookeeper ensemble main (${zk.connectString}) ${root}/instances/web/hidden: NOAUTH: not allowed to read as digest user "sidecar"; the znode's ACL does not grant it` }),
+    ]);
     expect(await sample(apiPort, 3)).toEqual(new Set([backends.id(b2)]));
     // No false NOAUTH at start: the credentials go out before the first reads.
     expect(agent.events('source_error')).toEqual([]);
@@ -179,6 +185,11 @@ describe('ZooKeeper digest credentials', () => {
     expect(st.errors).toEqual([{ problem: expect.stringMatching(new RegExp(`^service config ensemble main \\(${zk.connectString}\\) ${root}/services: NOAUTH: not allowed to list as digest user "sidecar"`)) }]);
     expect(agent.events('service_defined')).toEqual([]);
     expect(agent.proc!.exitCode).toBeNull();
+    // `proxymgr check` has no grace period: it says so at once, and fails.
+    const check = await runCli(['check', '-c', agent.configFile, '--no-haproxy']);
+    expect(check.code).toBe(1);
+    expect(check.stdout).toMatch(new RegExp(`^ERROR service config ensemble main \\(${zk.connectString}\\) ${root}/services: NOAUTH: not allowed to list as digest user "sidecar"`, 'm'));
+    expect(check.stdout + check.stderr).not.toContain('wr0ng-Pa55word');
     const everything = [...agent.logs.map((l) => JSON.stringify(l)), ...agent.stderr, await json(apiListen, '/status')].join('\n');
     expect(everything).not.toContain('wr0ng-Pa55word');
   });
