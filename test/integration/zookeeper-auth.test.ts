@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RuntimeClient } from '../../src/haproxy/runtime-client';
 import { digestId } from '../../src/zk/auth';
@@ -159,6 +159,15 @@ describe('ZooKeeper digest credentials', () => {
     // The watchers' new session sent its credentials before the reads queued while it connected.
     expect(agent.events('source_error', from)).toEqual([]);
     expect(agent.events('reload', from)).toEqual([]);
+
+    // A credentials file that cannot be read: the SIGHUP changes nothing, and says which file.
+    unlinkSync(join(agent.dir, 'sidecar.auth'));
+    from = agent.mark();
+    agent.proc!.kill('SIGHUP');
+    const invalid = await agent.waitLog((l) => l.event === 'config_invalid', 5000, from);
+    expect(String(invalid.error)).toContain(`zookeeper.ensembles.main.auth: cannot read file ${join(agent.dir, 'sidecar.auth')} (ENOENT)`);
+    expect((await status(apiListen)).good).toBe(true);
+    expect(await sample(webPort, 4)).toEqual(new Set([backends.id(b1), backends.id(b3)]));
 
     // No password anywhere: the whole log, stderr, /status, /api/services, /metrics.
     const everything = [
