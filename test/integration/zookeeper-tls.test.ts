@@ -81,7 +81,7 @@ describe('ZooKeeper over TLS (secureClientPort)', () => {
       expect(tls.describe()).toMatch(new RegExp(`^TLS handshake with ${zk.connectString} failed: .*(does not speak TLS|during the handshake)`));
     });
 
-    test('connect time and getData round trips: TLS next to plaintext on the same server', async () => {
+    test('connect time, getData round trips and watch propagation: TLS next to plaintext on the same server', async () => {
       const root = `/bench${Date.now()}`;
       const plain = await zk.client();
       await plain.put(root, 'x'.repeat(200));
@@ -108,15 +108,36 @@ describe('ZooKeeper over TLS (secureClientPort)', () => {
         tlsRuns.push(await measure(() => zk.tlsClient().client));
       }
       const [p, t] = [plainRuns[1], tlsRuns[1]];
+      // A change's propagation: a plaintext write to a children watch firing in a TLS or a plaintext client.
+      const writer = await zk.client();
+      const watchers = { plain: await zk.client(), tls: await zk.tlsTestClient() };
+      const propagation: Record<'plain' | 'tls', number[]> = { plain: [], tls: [] };
+      try {
+        await writer.mkdirp(`${root}-watch`);
+        for (let i = 0; i < 400; i++) {
+          const kind = i % 2 === 0 ? 'plain' : 'tls';
+          const fired = new Promise<void>((resolve) => watchers[kind].client.getChildren(`${root}-watch`, () => resolve(), () => {}));
+          await new Promise((r) => setTimeout(r, 1)); // let the watch registration reach the server
+          const t0 = performance.now();
+          await writer.put(`${root}-watch/n${i}`, 'x');
+          await fired;
+          propagation[kind].push(performance.now() - t0);
+        }
+      } finally {
+        writer.close();
+        watchers.plain.close();
+        watchers.tls.close();
+      }
       const probe = zk.tlsClient().client;
       await connect(probe);
       const socket = (probe as unknown as { connectionManager: { socket: import('node:tls').TLSSocket } }).connectionManager.socket;
       const negotiated = `${socket.getProtocol()} ${socket.getCipher().name}`;
       const fmt = (r: typeof p) => `connect p50 ${r.connect.toFixed(2)} ms, getData p50 ${r.getData.toFixed(3)} ms p99 ${r.p99.toFixed(3)} ms`;
-      console.log(`ZooKeeper 3.8 on 127.0.0.1, second of two interleaved rounds, 5 connects and 1,000 getData (200 bytes) each:\n  plaintext: ${fmt(p)}\n  TLS:       ${fmt(t)} (${negotiated})`);
+      console.log(`ZooKeeper 3.8 on 127.0.0.1, second of two interleaved rounds, 5 connects and 1,000 getData (200 bytes) each:\n  plaintext: ${fmt(p)}\n  TLS:       ${fmt(t)} (${negotiated})\n  write -> children watch fired, 200 each, p50 / p99: plaintext ${median(propagation.plain).toFixed(3)} / ${quantile(propagation.plain, 0.99).toFixed(3)} ms, TLS ${median(propagation.tls).toFixed(3)} / ${quantile(propagation.tls, 0.99).toFixed(3)} ms`);
       // Loose bounds: TLS must work at a latency of the same order, not be a benchmark here.
       expect(t.getData).toBeLessThan(Math.max(10 * p.getData, 5));
       expect(t.connect).toBeLessThan(1000);
+      expect(median(propagation.tls)).toBeLessThan(Math.max(10 * median(propagation.plain), 5));
     });
   });
 

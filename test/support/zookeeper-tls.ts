@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import zookeeper, { type Client } from 'node-zookeeper-client';
 import { useTls, type ZkTls, type ZkTlsOptions } from '../../src/zk/tls';
 import { freePort, isListening, waitUntil } from './net';
-import { TestZooKeeper } from './zookeeper';
+import { TestZooKeeper, ZkTestClient } from './zookeeper';
 
 const run = promisify(execFile);
 
@@ -133,5 +133,15 @@ export class TlsZooKeeper extends TestZooKeeper {
   tlsClient(tls: Partial<ZkTlsOptions> = {}, onFailure?: Parameters<typeof useTls>[2]): { client: Client; tls: ZkTls } {
     const client = zookeeper.createClient(this.secureConnectString, { sessionTimeout: 5000, spinDelay: 100, retries: 0 });
     return { client, tls: useTls(client, { caFile: this.pki.caPem, ...tls }, onFailure) };
+  }
+
+  /** Like `client()`, connected over TLS on the secure port (for benches and tests that watch through TLS). */
+  async tlsTestClient(tls: Partial<ZkTlsOptions> = {}): Promise<ZkTestClient> {
+    const { client } = this.tlsClient(tls);
+    await new Promise<void>((resolve) => {
+      client.once('connected', () => resolve());
+      client.connect();
+    });
+    return new ZkTestClient(client);
   }
 }
