@@ -53,19 +53,38 @@ export interface TlsFailure {
   at: number;
 }
 
-/** What useTls installed: the last TLS failure, for "not connected" reports. */
+/** What useTls installed: the TLS failures to report while the client is not connected. */
 export class ZkTls {
-  /** The last TLS failure since the client was last connected; undefined once connected. */
-  lastError?: TlsFailure;
   handshakes = 0;
   failures = 0;
+  /** Per server, its last attempt's TLS failure; a server whose last attempt failed otherwise (refused: an outage) has none. */
+  private readonly latest = new Map<string, TlsFailure>();
 
   constructor(readonly material: TlsMaterial) {}
+
+  /** The most recent TLS failure among servers whose last attempt failed in TLS; undefined once connected. */
+  get lastError(): TlsFailure | undefined {
+    let last: TlsFailure | undefined;
+    for (const f of this.latest.values()) if (!last || f.at >= last.at) last = f;
+    return last;
+  }
 
   /** "TLS handshake with HOST:PORT failed: <reason>", or undefined when there is no failure to report. */
   describe(): string | undefined {
     const e = this.lastError;
     return e && `TLS handshake with ${e.server} failed: ${e.reason}`;
+  }
+
+  /** For useTls. */
+  record(f: TlsFailure): void {
+    this.failures++;
+    this.latest.set(f.server, f);
+  }
+
+  /** For useTls: `server`'s last attempt was no TLS failure (or, without a server, the client connected). */
+  clear(server?: string): void {
+    if (server === undefined) this.latest.clear();
+    else this.latest.delete(server);
   }
 }
 
@@ -137,11 +156,11 @@ export function useTls(client: Client, opts: ZkTlsOptions, onFailure?: (f: TlsFa
   cm[HOOKED] = true;
   const state = new ZkTls(opts.material ?? loadTlsMaterial(opts));
   const fail = (server: string, reason: string, code?: string) => {
-    state.failures++;
-    state.lastError = { server, reason, code, at: Date.now() };
-    onFailure?.(state.lastError);
+    const f = { server, reason, code, at: Date.now() };
+    state.record(f);
+    onFailure?.(f);
   };
-  client.on('connected', () => (state.lastError = undefined));
+  client.on('connected', () => state.clear());
 
   const connectTls = (server: { host: string; port: number | string }): net.Socket => {
     const where = `${server.host}:${server.port}`;
@@ -186,6 +205,9 @@ export function useTls(client: Client, opts: ZkTlsOptions, onFailure?: (f: TlsFa
       if (phase === 'handshake' || e.code === 'EPROTO' || (e.code ?? '').startsWith('ERR_SSL_')) {
         failed = true;
         fail(where, explain(e, state.material.client !== undefined), e.code);
+      } else if (phase === 'tcp') {
+        // This server is down now: what its TLS said before is no longer the reason.
+        state.clear(where);
       }
     });
     // Whether the server said anything after the handshake (its answer to the connect request).

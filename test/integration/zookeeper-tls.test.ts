@@ -47,7 +47,10 @@ describe('ZooKeeper over TLS (secureClientPort)', () => {
       expect((await call<Buffer>((cb) => client.getData(`${root}/instances`, (e, d) => cb(e, d)))).toString()).toBe('over tls');
 
       // The watch is set over TLS and the change made by a plaintext client on the same server.
-      const changed = new Promise<string>((resolve) => client.getChildren(`${root}/instances`, (ev) => resolve(ev.getName()), () => {}));
+      let changed!: Promise<string>;
+      await call((cb) => {
+        changed = new Promise<string>((resolve) => client.getChildren(`${root}/instances`, (ev) => resolve(ev.getName()), (e) => cb(e)));
+      });
       const plain = await zk.client();
       try {
         await plain.put(`${root}/instances/i1`, { address: '127.0.0.1', port: 1 });
@@ -149,6 +152,40 @@ describe('ZooKeeper over TLS (secureClientPort)', () => {
       client.connect();
       await failedTimes(tls, 2);
       expect(tls.describe()).toBe(`TLS handshake with ${zk.secureConnectString} failed: certificate has expired (CERT_HAS_EXPIRED): the server certificate has expired`);
+    } finally {
+      for (const c of open.splice(0)) c.close();
+      await zk.cleanup();
+    }
+  });
+
+  test('a restart of ZooKeeper: the TLS client reconnects to the same session, its watch still fires, and the outage is not called a TLS failure', async () => {
+    const zk = await new TlsZooKeeper(pki).start();
+    try {
+      const { client, tls } = zk.tlsClient();
+      await connect(client);
+      const session = client.getSessionId().toString('hex');
+      const root = `/restart${Date.now()}`;
+      await call((cb) => client.mkdirp(root, (e) => cb(e)));
+      let changed!: Promise<string>;
+      // The watch is the library's only once the server has answered: wait for that before the kill.
+      await call((cb) => {
+        changed = new Promise<string>((resolve) => client.getChildren(root, (ev) => resolve(ev.getName()), (e) => cb(e)));
+      });
+      const back = new Promise<void>((resolve) => client.once('disconnected', () => client.once('connected', () => resolve())));
+      await zk.stop();
+      await new Promise((r) => setTimeout(r, 1500)); // refused connections meanwhile: an outage
+      expect(tls.lastError).toBeUndefined();
+      await zk.start();
+      await back;
+      expect(client.getSessionId().toString('hex')).toBe(session);
+      const plain = await zk.client();
+      try {
+        await plain.put(`${root}/i1`, 'x');
+      } finally {
+        plain.close();
+      }
+      await expect(changed).resolves.toBe('NODE_CHILDREN_CHANGED');
+      expect(tls.handshakes).toBeGreaterThanOrEqual(2);
     } finally {
       for (const c of open.splice(0)) c.close();
       await zk.cleanup();
