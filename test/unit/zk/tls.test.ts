@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import zookeeper, { type Client } from 'node-zookeeper-client';
-import { loadTlsMaterial, useTls, type ZkTls } from '../../../src/zk/tls';
+import { loadTlsMaterial, useTls, ZkTls } from '../../../src/zk/tls';
 import { until } from '../../support/until';
 
 // The hook against the real node-zookeeper-client, with a Node TLS server standing in for
@@ -110,6 +110,20 @@ describe('loadTlsMaterial', () => {
   ])('refuses %s with the option and file named', (_what, opts, message) => {
     const abs = Object.fromEntries(Object.entries(opts).map(([k, v]) => [k, v.startsWith('/') ? v : f(v)]));
     expect(() => loadTlsMaterial(abs as { caFile: string })).toThrow(message);
+  });
+});
+
+describe('ZkTls', () => {
+  test('reports the newest failure among servers whose last attempt failed in TLS', () => {
+    const t = new ZkTls(loadTlsMaterial({ caFile: f('ca.pem') }));
+    t.record({ server: 'a:1', reason: 'expired', at: 1 });
+    t.record({ server: 'b:1', reason: 'unknown CA', at: 2 });
+    expect(t.describe()).toBe('TLS handshake with b:1 failed: unknown CA');
+    t.clear('b:1'); // b refused TCP since: down, which is not a TLS failure
+    expect(t.describe()).toBe('TLS handshake with a:1 failed: expired');
+    t.clear(); // connected
+    expect(t.describe()).toBeUndefined();
+    expect(t.failures).toBe(2);
   });
 });
 
