@@ -64,7 +64,7 @@ function healthy(o: RegisterOptions): Promise<boolean> {
 export async function register(o: RegisterOptions, target: ZkTarget, log: Logger, signal: AbortSignal): Promise<void> {
   const node = `${o.path}/${o.address}:${o.port}`;
   const data = Buffer.from(JSON.stringify({ address: canonicalHost(o.address), port: o.port, ...(o.weight !== undefined && { weight: o.weight }) }));
-  const session = ZkSession.acquire(target.servers, { auth: target.auth });
+  const session = ZkSession.forTarget(target);
   const where = describeTarget(target);
   let registered = false;
   session.on('replaced', () => (registered = false));

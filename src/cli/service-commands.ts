@@ -48,7 +48,7 @@ export async function serviceCommand(config: Config, action: 'put' | 'get' | 'li
     blob = b;
   }
   const path = name === undefined ? sc.path : `${sc.path}/${name}`;
-  const session = ZkSession.acquire(target.servers, { auth: target.auth });
+  const session = ZkSession.forTarget(target);
   try {
     await session.connected();
     const c = session.client;

@@ -104,10 +104,24 @@ const zkAcl = z.string().superRefine((spec, ctx) => {
   if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.error });
 });
 
+/** TLS to ZooKeeper's secureClientPort (docs/zookeeper-tls.md); files relative to proxymgr.yml. */
+const zkTls = z
+  .strictObject({
+    /** PEM CA(s) the server certificate must chain to (replaces the system CAs). */
+    ca_file: z.string().min(1),
+    /** PEM client certificate and key, for ssl.clientAuth=need: both or neither. */
+    cert_file: z.string().min(1).optional(),
+    key_file: z.string().min(1).optional(),
+    /** The name the server certificate must carry, when it is not the connect-string host. */
+    servername: z.string().regex(/^[A-Za-z0-9.-]{1,253}$/, 'must be a host name').optional(),
+  })
+  .refine((t) => (t.cert_file === undefined) === (t.key_file === undefined), 'cert_file and key_file go together');
+
 const zkEnsemble = z.strictObject({
   /** host:port[,host:port...][/chroot] */
   servers: zkConnectString,
   auth: zkAuth.optional(),
+  tls: zkTls.optional(),
   acl: zkAcl.optional(),
 });
 
@@ -125,6 +139,7 @@ const zookeeperServiceConfig = z.strictObject({
   path: znodePath,
   /** With `servers` only (an ensemble has its own). */
   auth: zkAuth.optional(),
+  tls: zkTls.optional(),
   acl: zkAcl.optional(),
 });
 

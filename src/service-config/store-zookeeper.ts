@@ -89,7 +89,7 @@ export class ZooKeeperServiceStore implements ServiceStore {
   }
 
   private async client() {
-    if (!this.session) this.session = ZkSession.acquire(this.target.servers, { auth: this.target.auth });
+    if (!this.session) this.session = ZkSession.forTarget(this.target);
     await this.session.connected();
     return this.session.client;
   }

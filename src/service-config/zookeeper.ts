@@ -29,12 +29,15 @@ export class ZooKeeperServiceConfig implements ServiceConfigSource {
   problem(): { message: string; since: number } | undefined {
     const s = this.session;
     if (!s) return undefined;
-    if (!s.isConnected) return { message: `service config ${describeTarget(this.target)} ${this.path}: ZooKeeper disconnected; keeping every service as it is`, since: s.stateSince };
+    if (!s.isConnected) {
+      const tls = s.tlsFailure();
+      return { message: `service config ${describeTarget(this.target)} ${this.path}: ZooKeeper disconnected${tls ? ` (${tls})` : ''}; keeping every service as it is`, since: s.stateSince };
+    }
     return this.readError;
   }
 
   async start(handler: ServiceConfigHandler): Promise<void> {
-    this.session = ZkSession.acquire(this.target.servers, { auth: this.target.auth });
+    this.session = ZkSession.forTarget(this.target);
     await this.session.connected();
     let first: () => void = () => undefined;
     const initial = new Promise<void>((resolve) => (first = resolve));

@@ -38,13 +38,23 @@ export const zookeeperWatcher: WatcherType = {
       ctx.log.warn({ event: 'zk_session_replaced', server: where, why }, 'ZooKeeper session replaced; re-reading instances (servers kept meanwhile)');
     // The servers stay; the service reports a source error (an error in /status once past the grace period)
     // until the re-read after reconnecting reports the instances again.
-    const disconnected = () => ctx.onError(`zookeeper ${where}: disconnected; keeping the previous servers`);
+    const disconnected = () => ctx.onError(`zookeeper ${where}: disconnected${tlsReason()}; keeping the previous servers`);
+    const tlsReason = () => {
+      const why = session?.tlsFailure();
+      return why ? ` (${why})` : '';
+    };
+    // A handshake that keeps failing (another CA, an expired certificate): a source error like an outage, logged once per reason.
+    const tlsFailed = (why: string) => {
+      ctx.log.warn({ event: 'zk_tls_failed', server: where, error: why }, 'ZooKeeper TLS handshake failed; keeping the previous servers');
+      ctx.onError(`zookeeper ${where}: ${why}; keeping the previous servers`);
+    };
     return {
       start() {
         if (typeof target === 'string') return ctx.onError(`${target}; keeping the previous servers`);
-        session = ZkSession.acquire(target.servers, { auth: target.auth });
+        session = ZkSession.forTarget(target);
         session.on('replaced', replaced);
         session.on('disconnected', disconnected);
+        session.on('tls_failure', tlsFailed);
         cache = new ChildrenCache(session, path, {
           onChange(children) {
             const servers: Server[] = [];
@@ -83,6 +93,7 @@ export const zookeeperWatcher: WatcherType = {
         cache?.stop();
         session?.off('replaced', replaced);
         session?.off('disconnected', disconnected);
+        session?.off('tls_failure', tlsFailed);
         session?.release();
       },
     };

@@ -1,11 +1,21 @@
 import { defaultAcl, needsCredentials, parseAcl, type AclEntry } from './acl';
+import { resolve } from 'node:path';
 import { readCredentials, type AuthSpec, type ZkCredentials } from './auth';
+import { loadTlsMaterial, type TlsMaterial, type ZkTlsOptions } from './tls';
 import { ZkDirectory, type ZkTarget } from './target';
 
 /** `zookeeper.ensembles.NAME` as proxymgr.yml has it (validated by the schema). */
+export interface TlsInput {
+  ca_file: string;
+  cert_file?: string;
+  key_file?: string;
+  servername?: string;
+}
+
 export interface EnsembleInput {
   servers: string;
   auth?: AuthSpec;
+  tls?: TlsInput;
   acl?: string;
 }
 
@@ -16,6 +26,7 @@ export interface ZkServiceConfigInput {
   ensemble?: string;
   path: string;
   auth?: AuthSpec;
+  tls?: TlsInput;
   acl?: string;
 }
 
@@ -47,9 +58,19 @@ function target(key: string, name: string | undefined, e: EnsembleInput, o: Reso
     if (r.ok) auth = r.value;
     else problems.push(`${key}.auth: ${r.error}`);
   }
+  let tls: (ZkTlsOptions & { material: TlsMaterial }) | undefined;
+  if (e.tls) {
+    const file = (f: string | undefined) => (f === undefined ? undefined : resolve(o.baseDir, f));
+    const opts: ZkTlsOptions = { caFile: file(e.tls.ca_file)!, certFile: file(e.tls.cert_file), keyFile: file(e.tls.key_file), servername: e.tls.servername };
+    try {
+      tls = { ...opts, material: loadTlsMaterial(opts) };
+    } catch (err) {
+      problems.push(`${key}.tls: ${(err as Error).message}`);
+    }
+  }
   const { acl, configured } = aclFor(e.acl, e.auth !== undefined);
   if (configured && needsCredentials(acl) && !e.auth) problems.push(`${key}.acl: creator needs auth (ZooKeeper refuses it from a session without credentials)`);
-  return { ...(name !== undefined && { name }), servers: e.servers, ...(auth && { auth }), acl, aclConfigured: configured };
+  return { ...(name !== undefined && { name }), servers: e.servers, ...(auth && { auth }), ...(tls && { tls }), acl, aclConfigured: configured };
 }
 
 /**
@@ -76,13 +97,13 @@ export function resolveZk(ensembles: Record<string, EnsembleInput>, sc: ZkServic
     else if (z.ensemble !== undefined) {
       serviceConfig = byName.get(z.ensemble);
       if (!serviceConfig) problems.push(`service_config.ensemble: ${JSON.stringify(z.ensemble)} is not defined in zookeeper.ensembles`);
-      for (const k of ['auth', 'acl'] as const) if (z[k] !== undefined) problems.push(`service_config.${k}: comes from ensemble ${z.ensemble}; set it there`);
+      for (const k of ['auth', 'tls', 'acl'] as const) if (z[k] !== undefined) problems.push(`service_config.${k}: comes from ensemble ${z.ensemble}; set it there`);
     } else {
       const named = byServers.get(z.servers!);
-      if (named !== undefined && (z.auth !== undefined || z.acl !== undefined)) {
-        problems.push(`service_config.servers: same servers as ensemble ${named}; write ensemble: ${named} and set auth and acl there`);
+      if (named !== undefined && (z.auth !== undefined || z.tls !== undefined || z.acl !== undefined)) {
+        problems.push(`service_config.servers: same servers as ensemble ${named}; write ensemble: ${named} and set auth, tls and acl there`);
       }
-      serviceConfig = named !== undefined ? byName.get(named) : target('service_config', undefined, { servers: z.servers!, auth: z.auth, acl: z.acl }, o, problems);
+      serviceConfig = named !== undefined ? byName.get(named) : target('service_config', undefined, { servers: z.servers!, auth: z.auth, tls: z.tls, acl: z.acl }, o, problems);
     }
   }
   return { directory: new ZkDirectory(byName, serviceConfig), problems };

@@ -2,6 +2,8 @@ import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import zookeeper, { type Client } from 'node-zookeeper-client';
 import type { ZkCredentials } from './auth';
+import { tlsKey, type ZkTarget } from './target';
+import { useTls, type TlsMaterial, type ZkTls, type ZkTlsOptions } from './tls';
 
 const SESSION_TIMEOUT_MS = 10_000;
 const SPIN_DELAY_MS = 200;
@@ -31,11 +33,13 @@ const WATCHDOG_EVERY_MS = Math.round(SESSION_TIMEOUT_MS / 3);
 export interface ZkSessionOptions {
   /** Sent with every (re)connect, by this client and by each one that replaces it. */
   auth?: ZkCredentials;
+  /** TLS to the secureClientPort; the files were read once, a replacement client reuses them. */
+  tls?: ZkTlsOptions & { material: TlsMaterial };
 }
 
 /** Sessions are shared by connect string and identity: two identities on one ensemble see different znodes. */
 export function sessionKey(connectString: string, o: ZkSessionOptions): string {
-  return `${connectString}\n${o.auth ? `digest ${o.auth.key()}` : ''}`;
+  return `${connectString}\n${o.auth ? `digest ${o.auth.key()}` : ''}\n${tlsKey(o.tls)}`;
 }
 
 /**
@@ -57,6 +61,9 @@ export class ZkSession extends EventEmitter {
   private watchdog?: NodeJS.Timeout;
   private closed = false;
   replacements = 0;
+  /** The current client's TLS state, when the session speaks TLS. */
+  private tls?: ZkTls;
+  private lastTlsFailure?: string;
   /** Connected now, and since when the state last changed (epoch ms): for /status, /metrics and grace periods. */
   isConnected = false;
   stateSince = Date.now();
@@ -64,6 +71,11 @@ export class ZkSession extends EventEmitter {
   /** Every open session, for the connection-state metric. */
   static all(): ZkSession[] {
     return [...ZkSession.open.values()];
+  }
+
+  /** The session of a resolved target (an ensemble, the service-config source): its credentials and TLS. */
+  static forTarget(t: Pick<ZkTarget, 'servers' | 'auth' | 'tls'>): ZkSession {
+    return ZkSession.acquire(t.servers, { auth: t.auth, tls: t.tls });
   }
 
   static acquire(connectString: string, options: ZkSessionOptions = {}): ZkSession {
@@ -92,9 +104,17 @@ export class ZkSession extends EventEmitter {
     return this.current;
   }
 
-  /** Resolves once connected; rejects after `timeoutMs` (the client itself retries forever). */
+  /** Resolves once connected; rejects after `timeoutMs` (the client itself retries forever), with the TLS failure if there was one. */
   connected(timeoutMs = 10_000): Promise<void> {
-    return withTimeout(this.ready, timeoutMs, `ZooKeeper ${this.connectString}: not connected after ${timeoutMs} ms`);
+    return withTimeout(this.ready, timeoutMs, `ZooKeeper ${this.connectString}: not connected after ${timeoutMs} ms`).catch((err: Error) => {
+      const why = this.tlsFailure();
+      throw why ? new Error(`${err.message}: ${why}`) : err;
+    });
+  }
+
+  /** The current client's last TLS failure ("TLS handshake with HOST:PORT failed: ..."), while it is not connected. */
+  tlsFailure(): string | undefined {
+    return this.isConnected ? undefined : this.tls?.describe();
   }
 
   release(): void {
@@ -110,6 +130,8 @@ export class ZkSession extends EventEmitter {
     // Before connect(): the client then sends it right after every handshake, before any request.
     const auth = this.options.auth;
     if (auth) client.addAuthInfo(auth.scheme, auth.authData());
+    // Also before connect(): the first socket is already a TLS one.
+    if (this.options.tls) this.tls = useTls(client, this.options.tls, () => this.noteTlsFailure());
     this.current = client;
     this.clientSince = Date.now();
     const internals = (client as unknown as { connectionManager?: ConnectionInternals }).connectionManager;
@@ -177,10 +199,19 @@ export class ZkSession extends EventEmitter {
     });
   }
 
+  /** A failed TLS attempt (the client retries every few hundred ms): 'tls_failure' only when the reason changes. */
+  private noteTlsFailure(): void {
+    const why = this.tls?.describe();
+    if (why === undefined || why === this.lastTlsFailure) return;
+    this.lastTlsFailure = why;
+    this.emit('tls_failure', why);
+  }
+
   private setConnected(up: boolean): void {
     if (up === this.isConnected) return;
     this.isConnected = up;
     this.stateSince = Date.now();
+    if (up) this.lastTlsFailure = undefined;
     if (!up) this.emit('disconnected');
   }
 

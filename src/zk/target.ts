@@ -1,5 +1,6 @@
 import { defaultAcl, formatAcl, type AclEntry } from './acl';
 import type { ZkCredentials } from './auth';
+import type { TlsMaterial, ZkTlsOptions } from './tls';
 import { splitConnectString } from './fields';
 
 /** Where and as whom proxymgr talks to ZooKeeper, and the ACL of what it creates there. */
@@ -9,6 +10,8 @@ export interface ZkTarget {
   /** `host:port[,host:port...][/chroot]`. */
   servers: string;
   auth?: ZkCredentials;
+  /** TLS to the secureClientPort, its files read and checked at load. */
+  tls?: ZkTlsOptions & { material: TlsMaterial };
   /** The ACL of every znode proxymgr creates through this target, parents included. */
   acl: AclEntry[];
   /** False when `acl` is the default, which depends on whether there are credentials. */
@@ -28,7 +31,12 @@ export function chrootOf(t: Pick<ZkTarget, 'servers'>): string | undefined {
 export function sameTarget(a: ZkTarget | undefined, b: ZkTarget | undefined): boolean {
   if (a === undefined || b === undefined) return a === b;
   const sameAuth = a.auth === undefined ? b.auth === undefined : a.auth.sameAs(b.auth);
-  return a.name === b.name && a.servers === b.servers && sameAuth && formatAcl(a.acl) === formatAcl(b.acl);
+  return a.name === b.name && a.servers === b.servers && sameAuth && tlsKey(a.tls) === tlsKey(b.tls) && formatAcl(a.acl) === formatAcl(b.acl);
+}
+
+/** What identifies a TLS setup: its files and the name checked (a renewed file is read again on SIGHUP only if its path changed). */
+export function tlsKey(t: ZkTlsOptions | undefined): string {
+  return t ? `tls ${t.caFile}|${t.certFile ?? ''}|${t.keyFile ?? ''}|${t.servername ?? ''}` : '';
 }
 
 /**

@@ -46,13 +46,20 @@ describe('resolveZk', () => {
     [{}, { type: 'zookeeper', path: '/s', servers: 'a:1', ensemble: 'x' }, 'service_config: needs exactly one of servers, ensemble'],
     [{}, { type: 'zookeeper', path: '/s', ensemble: 'nope' }, 'service_config.ensemble: "nope" is not defined in zookeeper.ensembles'],
     [{ m: { servers: 'a:1' } }, { type: 'zookeeper', path: '/s', ensemble: 'm', acl: 'creator:all' }, 'service_config.acl: comes from ensemble m; set it there'],
-    [{ m: { servers: 'a:1' } }, { type: 'zookeeper', path: '/s', servers: 'a:1', auth: { ...digest, credentials_env: 'SIDE' } }, 'service_config.servers: same servers as ensemble m; write ensemble: m and set auth and acl there'],
+    [{ m: { servers: 'a:1' } }, { type: 'zookeeper', path: '/s', servers: 'a:1', auth: { ...digest, credentials_env: 'SIDE' } }, 'service_config.servers: same servers as ensemble m; write ensemble: m and set auth, tls and acl there'],
     [{ m: { servers: 'a:1' }, n: { servers: 'a:1' } }, { type: 'file' }, 'zookeeper.ensembles.n.servers: same servers as ensemble m; define each connect string once'],
     [{ m: { servers: 'a:1', auth: { ...digest, credentials_env: 'UNSET' } } }, { type: 'file' }, 'zookeeper.ensembles.m.auth: environment variable UNSET is not set or empty'],
     [{ m: { servers: 'a:1', acl: 'creator:all' } }, { type: 'file' }, 'zookeeper.ensembles.m.acl: creator needs auth (ZooKeeper refuses it from a session without credentials)'],
     [{}, { type: 'zookeeper', path: '/s', servers: 'a:1', acl: 'creator:all' }, 'service_config.acl: creator needs auth (ZooKeeper refuses it from a session without credentials)'],
+    [{ m: { servers: 'a:1' } }, { type: 'zookeeper', path: '/s', ensemble: 'm', tls: { ca_file: 'ca.pem' } }, 'service_config.tls: comes from ensemble m; set it there'],
   ])('refuses %j %j', (ensembles, sc, problem) => {
     expect(resolveZk(ensembles as never, sc as never, o).problems).toEqual([problem]);
+  });
+
+  test('a tls block whose CA file cannot be read is a problem named by key, with the file resolved against the config directory', () => {
+    const { problems } = resolveZk({ m: { servers: 'a:1', tls: { ca_file: 'no-such-ca.pem' } } }, { type: 'file' }, o);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^zookeeper\.ensembles\.m\.tls: .*\/etc\/pm\/no-such-ca\.pem/);
   });
 
   test('credentials: false leaves them unread (a CLI given its own), and withCredentials follows the default ACL', () => {
