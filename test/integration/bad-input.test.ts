@@ -58,7 +58,8 @@ describe('bad input in a running agent', () => {
     writeFileSync(join(agent.servicesDir, 'huge.json'), hugeBlob());
     writeFileSync(join(agent.servicesDir, `new\nline ${MARKER}.json`), JSON.stringify({ type: 'static', port: 18996, servers: ['127.0.0.1:9'] }));
     writeFileSync(join(agent.servicesDir, `tab\tname.json`), JSON.stringify({ type: 'static', port: 18995, servers: ['127.0.0.1:9'] }));
-    const huge = await agent.waitLog((l) => l.event === 'service_invalid' && l.service === 'huge', 5000, from);
+    // writeFileSync of 1 MB is not atomic: a read in the middle of it may see a cut JSON first; the re-read after the write names the size.
+    const huge = await agent.waitLog((l) => l.event === 'service_invalid' && l.service === 'huge' && JSON.stringify(l.errors).includes('larger than'), 5000, from);
     expect(huge.errors).toEqual(['larger than 1048576 bytes']);
     const nl = await agent.waitLog((l) => l.event === 'service_invalid' && l.service === `new\nline ${MARKER}`, 5000, from);
     expect((nl.errors as string[])[0]).toMatch(/^invalid service name "new\\nline pmgrbad"/);
