@@ -79,7 +79,9 @@ export const zookeeperWatcher: WatcherType = {
             // Children have no meaningful order: name order, for `balance first` too.
             ctx.onUpdate(normalizeServers(servers));
           },
-          onError: (message) => ctx.onError(`zookeeper ${where} ${message}; keeping the previous servers`),
+          // While the handshake keeps failing, the listing queued meanwhile times out (after 10 s) and
+          // its error replaces the source error: without the TLS reason, /status would say only "timed out".
+          onError: (message) => ctx.onError(`zookeeper ${where} ${message}${tlsReason()}; keeping the previous servers`),
           // An instance this identity may not read: left out like one that cannot be decoded, and said why.
           onUnreadable(name, message) {
             if (unreadable.get(name) === message) return;
