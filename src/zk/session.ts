@@ -188,13 +188,20 @@ export class ZkSession extends EventEmitter {
       clearTimeout(timer);
       if (state === CM_CONNECTED) cuts = 0;
       if (state !== CM_CONNECTING || client !== this.current) return;
-      // The client opens the socket after up to SPIN_DELAY_MS: look at it once it exists.
-      timer = setTimeout(() => {
+      // The client opens the socket after up to SPIN_DELAY_MS (the TLS hook may wait longer
+      // after failed handshakes): look until it exists.
+      const look = () => {
         const socket = cm.socket;
-        if (cm.state !== CM_CONNECTING || !socket || socket.destroyed || client !== this.current) return;
+        if (cm.state !== CM_CONNECTING || client !== this.current) return;
+        if (!socket || socket.destroyed) {
+          timer = setTimeout(look, SPIN_DELAY_MS);
+          timer.unref();
+          return;
+        }
         if (socket.connecting) socket.once('connect', () => handshaking(socket));
         else handshaking(socket);
-      }, SPIN_DELAY_MS + 10);
+      };
+      timer = setTimeout(look, SPIN_DELAY_MS + 10);
       timer.unref();
     });
   }

@@ -58,14 +58,14 @@ export class ZkTls {
   handshakes = 0;
   failures = 0;
   /** Per server, its last attempt's TLS failure; a server whose last attempt failed otherwise (refused: an outage) has none. */
-  private readonly latest = new Map<string, TlsFailure>();
+  private readonly latestByServer = new Map<string, TlsFailure>();
 
   constructor(readonly material: TlsMaterial) {}
 
   /** The most recent TLS failure among servers whose last attempt failed in TLS; undefined once connected. */
   get lastError(): TlsFailure | undefined {
     let last: TlsFailure | undefined;
-    for (const f of this.latest.values()) if (!last || f.at >= last.at) last = f;
+    for (const f of this.latestByServer.values()) if (!last || f.at >= last.at) last = f;
     return last;
   }
 
@@ -78,13 +78,24 @@ export class ZkTls {
   /** For useTls. */
   record(f: TlsFailure): void {
     this.failures++;
-    this.latest.set(f.server, f);
+    this.streak++;
+    this.latestByServer.set(f.server, f);
   }
+
+  /** `server`'s last attempt's TLS failure, if it was one. */
+  latest(server: string): TlsFailure | undefined {
+    return this.latestByServer.get(server);
+  }
+
+  /** TLS failures in a row, across servers: the next attempt waits tlsRetryDelay(streak). */
+  streak = 0;
 
   /** For useTls: `server`'s last attempt was no TLS failure (or, without a server, the client connected). */
   clear(server?: string): void {
-    if (server === undefined) this.latest.clear();
-    else this.latest.delete(server);
+    // Connected, or a server that is simply down: retries go back to the library's own pace.
+    this.streak = 0;
+    if (server === undefined) this.latestByServer.clear();
+    else this.latestByServer.delete(server);
   }
 }
 
@@ -138,6 +149,23 @@ interface ConnectionManager {
 }
 const HOOKED = Symbol('proxymgr.zkTls');
 const CM_CLOSING = -1;
+const CM_CLOSED = -2;
+/**
+ * After a failed handshake the next attempt waits, doubling up to the cap. The library
+ * retries a lost connection at once and then within its spin delay (about 12 times a
+ * second to one server), and each TLS attempt costs ZooKeeper a full handshake: measured,
+ * one agent with the wrong CA used a third of a ZooKeeper core. A fleet with a bad CA
+ * bundle must not take the ensemble down; a fixed server is still found within the cap.
+ */
+export const TLS_RETRY_BASE_MS = 250;
+export const TLS_RETRY_MAX_MS = 8000;
+
+/** The wait before the next attempt after `streak` TLS failures in a row (with up to 25 % less, so a fleet spreads out). */
+export function tlsRetryDelay(streak: number, random: () => number = Math.random): number {
+  if (streak <= 0) return 0;
+  const full = Math.min(TLS_RETRY_MAX_MS, TLS_RETRY_BASE_MS * 2 ** (streak - 1));
+  return Math.round(full * (0.75 + 0.25 * random()));
+}
 
 /**
  * Makes `client` speak TLS, with the server certificate verified against the CA file (and
@@ -160,6 +188,20 @@ export function useTls(client: Client, opts: ZkTlsOptions, onFailure?: (f: TlsFa
     state.record(f);
     onFailure?.(f);
   };
+  /**
+   * A connection reset or closed in the middle of the handshake is also what a server going
+   * down does: it counts as a TLS failure only when the same server does it twice in a row
+   * (a server that is down refuses the next attempt, which clears it).
+   */
+  const cut = new Set<string>();
+  const failCut = (server: string, reason: string, code?: string) => {
+    if (!cut.has(server) && !state.latest(server)) {
+      cut.add(server);
+      return;
+    }
+    fail(server, reason, code);
+  };
+  client.on('connected', () => cut.clear());
   client.on('connected', () => state.clear());
 
   const connectTls = (server: { host: string; port: number | string }): net.Socket => {
@@ -204,9 +246,10 @@ export function useTls(client: Client, opts: ZkTlsOptions, onFailure?: (f: TlsFa
       // says so only after the client has finished its side of the handshake.
       if (phase === 'handshake' || e.code === 'EPROTO' || (e.code ?? '').startsWith('ERR_SSL_')) {
         failed = true;
-        fail(where, explain(e, state.material.client !== undefined), e.code);
+        (e.code === 'ECONNRESET' || e.code === 'EPIPE' ? failCut : fail)(where, explain(e, state.material.client !== undefined), e.code);
       } else if (phase === 'tcp') {
         // This server is down now: what its TLS said before is no longer the reason.
+        cut.delete(where);
         state.clear(where);
       }
     });
@@ -216,7 +259,7 @@ export function useTls(client: Client, opts: ZkTlsOptions, onFailure?: (f: TlsFa
     socket.once('close', () => {
       clearTimeout(timer);
       if (failed || cm.state === CM_CLOSING) return;
-      if (phase === 'handshake') fail(where, 'connection closed before the TLS handshake finished');
+      if (phase === 'handshake') failCut(where, 'connection closed before the TLS handshake finished');
       // With TLS 1.3 the client's side of the handshake is done before the server has checked
       // the client certificate: a server refusing it may just close (Node's TLS servers do).
       else if (phase === 'secure' && !answered && state.material.client) fail(where, 'the server closed the connection right after the TLS handshake, before answering: did it refuse the client certificate (cert_file)?');
@@ -226,23 +269,33 @@ export function useTls(client: Client, opts: ZkTlsOptions, onFailure?: (f: TlsFa
   const findNextServer = cm.findNextServer;
   cm.findNextServer = function (this: ConnectionManager, callback) {
     return findNextServer.call(this, (server) => {
-      const plain = net.connect;
-      let made: net.Socket | undefined;
-      net.connect = ((s: { host: string; port: number | string }) => (made = connectTls(s))) as typeof net.connect;
-      try {
-        callback(server);
-      } finally {
-        net.connect = plain;
-      }
-      // Fail closed: a socket the connector did not make would carry the session in clear text.
-      // Nothing has been written yet (the library writes on 'connect'), so destroying it now sends nothing.
-      if (!made || this.socket !== made) {
-        made?.destroy();
-        // With an error, as above; and a listener of its own so that error cannot go unhandled.
-        this.socket?.on('error', () => {}).destroy(new Error('socket opened without TLS'));
-        fail(`${server.host}:${server.port}`, 'node-zookeeper-client opened a socket without the TLS hook; refusing to talk in clear text');
-      }
+      const wait = tlsRetryDelay(state.streak);
+      if (wait === 0) return connectNow(this, callback, server);
+      // Referenced, like the library's own spin delay: a client still connecting keeps a CLI waiting.
+      setTimeout(() => {
+        // Closed meanwhile: nothing to connect for.
+        if (this.state !== CM_CLOSING && this.state !== CM_CLOSED) connectNow(this, callback, server);
+      }, wait);
     });
+  };
+
+  const connectNow = (self: ConnectionManager, callback: (server: { host: string; port: number | string }) => void, server: { host: string; port: number | string }) => {
+    const plain = net.connect;
+    let made: net.Socket | undefined;
+    net.connect = ((s: { host: string; port: number | string }) => (made = connectTls(s))) as typeof net.connect;
+    try {
+      callback(server);
+    } finally {
+      net.connect = plain;
+    }
+    // Fail closed: a socket the connector did not make would carry the session in clear text.
+    // Nothing has been written yet (the library writes on 'connect'), so destroying it now sends nothing.
+    if (!made || self.socket !== made) {
+      made?.destroy();
+      // With an error, as above; and a listener of its own so that error cannot go unhandled.
+      self.socket?.on('error', () => {}).destroy(new Error('socket opened without TLS'));
+      fail(`${server.host}:${server.port}`, 'node-zookeeper-client opened a socket without the TLS hook; refusing to talk in clear text');
+    }
   };
   return state;
 }

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import zookeeper, { type Client } from 'node-zookeeper-client';
-import { loadTlsMaterial, useTls, ZkTls } from '../../../src/zk/tls';
+import { loadTlsMaterial, tlsRetryDelay, TLS_RETRY_MAX_MS, useTls, ZkTls } from '../../../src/zk/tls';
 import { until } from '../../support/until';
 
 // The hook against the real node-zookeeper-client, with a Node TLS server standing in for
@@ -124,6 +124,39 @@ describe('ZkTls', () => {
     t.clear(); // connected
     expect(t.describe()).toBeUndefined();
     expect(t.failures).toBe(2);
+  });
+
+  test('counts failures in a row; connecting or a server simply down resets the streak', () => {
+    const t = new ZkTls(loadTlsMaterial({ caFile: f('ca.pem') }));
+    t.record({ server: 'a:1', reason: 'unknown CA', at: 1 });
+    t.record({ server: 'a:1', reason: 'unknown CA', at: 2 });
+    expect(t.streak).toBe(2);
+    t.clear('a:1');
+    expect(t.streak).toBe(0);
+    t.record({ server: 'a:1', reason: 'unknown CA', at: 3 });
+    t.clear();
+    expect(t.streak).toBe(0);
+  });
+});
+
+describe('tlsRetryDelay', () => {
+  test.each<[number, number, number]>([
+    // streak, random, ms
+    [0, 0.5, 0],
+    [1, 1, 250],
+    [1, 0, 188],
+    [2, 1, 500],
+    [3, 1, 1000],
+    [5, 1, 4000],
+    [6, 1, 8000],
+    [7, 1, 8000],
+    [40, 0, 6000],
+  ])('after %i failures in a row (random %d): %i ms', (streak, random, ms) => {
+    expect(tlsRetryDelay(streak, () => random)).toBe(ms);
+  });
+
+  test('never more than the cap', () => {
+    for (let s = 0; s < 100; s++) expect(tlsRetryDelay(s)).toBeLessThanOrEqual(TLS_RETRY_MAX_MS);
   });
 });
 
