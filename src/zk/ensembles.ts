@@ -1,7 +1,8 @@
 import { defaultAcl, needsCredentials, parseAcl, type AclEntry } from './acl';
 import { resolve } from 'node:path';
 import { readCredentials, type AuthSpec, type ZkCredentials } from './auth';
-import { loadTlsMaterial, type TlsMaterial, type ZkTlsOptions } from './tls';
+import type { ZkTlsOptions } from './tls';
+import { loadTlsMaterial, type TlsMaterial } from './tls-material';
 import { ZkDirectory, type ZkTarget } from './target';
 
 /** `zookeeper.ensembles.NAME` as proxymgr.yml has it (validated by the schema). */

@@ -1,6 +1,7 @@
 import { defaultAcl, formatAcl, type AclEntry } from './acl';
 import type { ZkCredentials } from './auth';
-import type { TlsMaterial, ZkTlsOptions } from './tls';
+import type { ZkTlsOptions } from './tls';
+import type { TlsMaterial } from './tls-material';
 import { splitConnectString } from './fields';
 
 /** Where and as whom proxymgr talks to ZooKeeper, and the ACL of what it creates there. */

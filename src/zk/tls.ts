@@ -1,10 +1,9 @@
-import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 // The CommonJS exports object itself (esModuleInterop default import), the very object
 // node-zookeeper-client's ConnectionManager holds as `net`: a namespace import would be a copy.
 import net from 'node:net';
-import tls, { type SecureContext, type TLSSocket } from 'node:tls';
+import tls, { type TLSSocket } from 'node:tls';
 import type { Client } from 'node-zookeeper-client';
+import { loadTlsMaterial, type TlsMaterial } from './tls-material';
 
 /**
  * TLS to ZooKeeper's secureClientPort for node-zookeeper-client 1.1.3, which only opens
@@ -31,18 +30,6 @@ export interface ZkTlsOptions {
   handshakeTimeoutMs?: number;
   /** Files already read by loadTlsMaterial: a session replacing its client reuses them rather than reading again. */
   material?: TlsMaterial;
-}
-
-export interface TlsMaterial {
-  secureContext: SecureContext;
-  /** Subjects and expiry of the CA and client certificates read, for logs. */
-  ca: CertSummary[];
-  client?: CertSummary;
-}
-
-export interface CertSummary {
-  subject: string;
-  validTo: Date;
 }
 
 export interface TlsFailure {
@@ -97,46 +84,6 @@ export class ZkTls {
     if (server === undefined) this.latestByServer.clear();
     else this.latestByServer.delete(server);
   }
-}
-
-/** Reads and checks the PEM files once; every error names the option and the file. */
-export function loadTlsMaterial(opts: Pick<ZkTlsOptions, 'caFile' | 'certFile' | 'keyFile'>): TlsMaterial {
-  if (!opts.certFile !== !opts.keyFile) throw new Error('ZooKeeper TLS: cert_file and key_file go together (a client certificate needs its key)');
-  const ca = read('ca_file', opts.caFile);
-  const caCerts = pemCerts('ca_file', opts.caFile, ca);
-  const cert = opts.certFile ? read('cert_file', opts.certFile) : undefined;
-  const key = opts.keyFile ? read('key_file', opts.keyFile) : undefined;
-  const client = cert && opts.certFile ? pemCerts('cert_file', opts.certFile, cert)[0] : undefined;
-  let secureContext: SecureContext;
-  try {
-    secureContext = tls.createSecureContext({ ca, cert, key });
-  } catch (e) {
-    // A key that is not PEM, or is not the certificate's key ("key values mismatch").
-    throw new Error(`ZooKeeper TLS: ${opts.certFile ? `cert_file ${opts.certFile} / key_file ${opts.keyFile}` : `ca_file ${opts.caFile}`}: ${(e as Error).message}`);
-  }
-  const summary = (c: X509Certificate): CertSummary => ({ subject: c.subject.replace(/\n/g, ', '), validTo: new Date(c.validTo) });
-  return { secureContext, ca: caCerts.map(summary), client: client && summary(client) };
-}
-
-function read(option: string, file: string): Buffer {
-  try {
-    return readFileSync(file);
-  } catch (e) {
-    throw new Error(`ZooKeeper TLS: cannot read ${option} ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-}
-
-/** Every certificate in a PEM bundle; createSecureContext alone would ignore a CA file with none. */
-function pemCerts(option: string, file: string, pem: Buffer): X509Certificate[] {
-  const blocks = pem.toString('latin1').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-  if (!blocks.length) throw new Error(`ZooKeeper TLS: ${option} ${file} holds no PEM certificate`);
-  return blocks.map((b) => {
-    try {
-      return new X509Certificate(b);
-    } catch (e) {
-      throw new Error(`ZooKeeper TLS: ${option} ${file}: not a valid certificate (${(e as Error).message})`);
-    }
-  });
 }
 
 /** The parts of node-zookeeper-client's ConnectionManager the hook touches (lib/ConnectionManager.js). */

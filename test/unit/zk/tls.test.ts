@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import zookeeper, { type Client } from 'node-zookeeper-client';
-import { loadTlsMaterial, tlsRetryDelay, TLS_RETRY_MAX_MS, useTls, ZkTls } from '../../../src/zk/tls';
+import { tlsRetryDelay, TLS_RETRY_MAX_MS, useTls, ZkTls } from '../../../src/zk/tls';
+import { loadTlsMaterial } from '../../../src/zk/tls-material';
 import { until } from '../../support/until';
 
 // The hook against the real node-zookeeper-client, with a Node TLS server standing in for
