@@ -30,8 +30,7 @@ export class ZooKeeperServiceConfig implements ServiceConfigSource {
     const s = this.session;
     if (!s) return undefined;
     if (!s.isConnected) {
-      const tls = s.tlsFailure();
-      return { message: `service config ${describeTarget(this.target)} ${this.path}: ZooKeeper disconnected${tls ? ` (${tls})` : ''}; keeping every service as it is`, since: s.stateSince };
+      return { message: `service config ${describeTarget(this.target)} ${this.path}: ZooKeeper disconnected${s.tlsNote()}; keeping every service as it is`, since: s.stateSince };
     }
     return this.readError;
   }

@@ -39,10 +39,7 @@ export const zookeeperWatcher: WatcherType = {
     // The servers stay; the service reports a source error (an error in /status once past the grace period)
     // until the re-read after reconnecting reports the instances again.
     const disconnected = () => ctx.onError(`zookeeper ${where}: disconnected${tlsReason()}; keeping the previous servers`);
-    const tlsReason = () => {
-      const why = session?.tlsFailure();
-      return why ? ` (${why})` : '';
-    };
+    const tlsReason = () => session?.tlsNote() ?? '';
     // A handshake that keeps failing (another CA, an expired certificate): a source error like an outage, logged once per reason.
     const tlsFailed = (why: string) => {
       ctx.log.warn({ event: 'zk_tls_failed', server: where, error: why }, 'ZooKeeper TLS handshake failed; keeping the previous servers');

@@ -3,7 +3,8 @@ import type { Socket } from 'node:net';
 import zookeeper, { type Client } from 'node-zookeeper-client';
 import type { ZkCredentials } from './auth';
 import { tlsKey, type ZkTarget } from './target';
-import { useTls, type TlsMaterial, type ZkTls, type ZkTlsOptions } from './tls';
+import { useTls, type ZkTls, type ZkTlsOptions } from './tls';
+import type { TlsMaterial } from './tls-material';
 
 const SESSION_TIMEOUT_MS = 10_000;
 const SPIN_DELAY_MS = 200;
@@ -115,6 +116,12 @@ export class ZkSession extends EventEmitter {
   /** The current client's last TLS failure ("TLS handshake with HOST:PORT failed: ..."), while it is not connected. */
   tlsFailure(): string | undefined {
     return this.isConnected ? undefined : this.tls?.describe();
+  }
+
+  /** `tlsFailure` as a note for an error message: " (TLS handshake with ...)", or '' when there is none. */
+  tlsNote(): string {
+    const why = this.tlsFailure();
+    return why ? ` (${why})` : '';
   }
 
   release(): void {
