@@ -45,7 +45,11 @@ export async function checkConfigText(binary: string, near: string, text: string
 }
 
 // Closing lines that repeat what the specific messages said; they point at no service.
-const SUMMARY = /Error\(s\) found in configuration file|Fatal errors found in configuration|Configuration file is valid|Some protocols failed to start their listeners/;
+// "too many fatal errors (50), stopping now" carries the line HAProxy stopped at, which
+// belongs to whatever section comes next (often a sound one): pinning it there would set
+// a good service aside. The 50 alerts before it name the culprits; once those are set
+// aside, the next check reads on.
+const SUMMARY = /Error\(s\) found in configuration file|Fatal errors found in configuration|Configuration file is valid|Some protocols failed to start their listeners|too many fatal errors \(\d+\), stopping now/;
 
 /** Splits HAProxy output into alerts and warnings, each with the service it refers to if any. */
 export function attributeMessages(output: string, file: string, text: string): { alerts: ConfigProblem[]; warnings: ConfigProblem[] } {

@@ -72,6 +72,12 @@ describe('attributeMessages', () => {
     expect(r.warnings).toEqual([{ service: 'api', message: "config : proxy 'api' uses something deprecated" }]);
   });
 
+  test("HAProxy's cap on fatal errors names the line it stopped at, not a culprit: dropped", () => {
+    // The line (10) is in 'api', which is sound; the alert before it names 'web'.
+    const out = [alert(14), `[ALERT]    (1) : config : parsing [${FILE}:10]: too many fatal errors (50), stopping now.`].join('\n');
+    expect(attributeMessages(out, FILE, TEXT).alerts.map((a) => a.service)).toEqual(['web']);
+  });
+
   test('empty output gives nothing', () => {
     expect(attributeMessages('', FILE, TEXT)).toEqual({ alerts: [], warnings: [] });
   });
