@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import type { ProxySection } from './options/feature';
+import { FEATURES } from './options';
 
 /**
  * Typed per-service keys (the seeds' balancing, health and limits) and the HAProxy lines
@@ -9,7 +11,7 @@ import { z } from 'zod';
 const ms = z.int('must be an integer (milliseconds)').min(1, 'must be at least 1 ms').max(86_400_000, 'must be at most a day');
 const count = (max: number) => z.int('must be an integer').min(1, `must be 1..${max}`).max(max, `must be 1..${max}`);
 
-export const proxyOptionKeys = {
+const baseKeys = {
   /** Default: what `haproxy.defaults` says (`mode tcp` unless changed). */
   mode: z.enum(['tcp', 'http'], 'must be tcp or http').optional(),
   /** `first` is first-alive; weights give weighted round robin. All are dynamic, so servers still come and go without a reload. */
@@ -40,12 +42,41 @@ export const proxyOptionKeys = {
     .optional(),
 };
 
-export type ProxyOptions = {
-  [K in keyof typeof proxyOptionKeys]?: z.infer<(typeof proxyOptionKeys)[K]>;
-};
+/** Every typed key: the base ones above and each feature group's (options/). */
+export const proxyOptionKeys: z.ZodRawShape = Object.assign({}, baseKeys, ...FEATURES.map((f) => f.keys));
 
-/** The listen and server option lines the typed keys stand for. Pure; the same input gives the same lines. */
-export function compileProxyOptions(o: ProxyOptions): { listen: string[]; server: string[] } {
+export type ProxyOptions = {
+  [K in keyof typeof baseKeys]?: z.infer<(typeof baseKeys)[K]>;
+} & Readonly<Record<string, unknown>>;
+
+export interface CompiledOptions {
+  listen: string[];
+  server: string[];
+  sections: ProxySection[];
+}
+
+/** Errors of rules that span several typed keys (`key: message`); empty when the blob is sound. */
+export function proxyOptionProblems(o: ProxyOptions): string[] {
+  return FEATURES.flatMap((f) => f.problems?.(o) ?? []);
+}
+
+/**
+ * The listen and server option lines, and the sections of its own, that the typed keys
+ * stand for. Pure; the same input gives the same lines. `service` names the sections.
+ */
+export function compileProxyOptions(o: ProxyOptions, service = ''): CompiledOptions {
+  const { listen, server } = compileBase(o);
+  const sections: ProxySection[] = [];
+  for (const f of FEATURES) {
+    const c = f.compile(o, service);
+    listen.push(...(c.listen ?? []));
+    server.push(...(c.server ?? []));
+    sections.push(...(c.sections ?? []));
+  }
+  return { listen, server: server.length ? [server.join(' ')] : [], sections };
+}
+
+function compileBase(o: ProxyOptions): { listen: string[]; server: string[] } {
   const listen: string[] = [];
   const server: string[] = [];
   if (o.mode) listen.push(`mode ${o.mode}`);
@@ -85,7 +116,7 @@ export function compileProxyOptions(o: ProxyOptions): { listen: string[]; server
   }
   if (o.offline_timeout_ms !== undefined) server.push(`downinter ${o.offline_timeout_ms}ms`);
   if (o.server_maxconn) server.push(`maxconn ${o.server_maxconn}`);
-  return { listen, server: server.length ? [server.join(' ')] : [] };
+  return { listen, server };
 }
 
 /**

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { configText, port, formatIssues, PARSE_OPTIONS } from './fields';
-import { balancesFirst, compileProxyOptions, proxyOptionKeys, type ProxyOptions } from './proxy-options';
+import { balancesFirst, compileProxyOptions, proxyOptionKeys, proxyOptionProblems, type ProxyOptions } from './proxy-options';
+import type { ProxySection } from './options/feature';
 import { matchSchema, type Match } from './routing';
 
 /** What one service blob asks for, validated. Watcher-specific keys stay in `watcher`. */
@@ -15,6 +16,8 @@ export interface ServiceDefinition {
   match?: Match;
   /** When false (the default) a watcher reporting zero servers keeps the previous ones. */
   allowEmpty: boolean;
+  /** Sections of its own the typed keys ask for (a `cache`, an `fcgi-app`). */
+  sections?: ProxySection[];
   watcher: WatcherSpec;
 }
 
@@ -136,10 +139,12 @@ export function parseServiceDefinition(name: string, raw: unknown, schemas: Watc
   };
   // Routing happens in an HTTP frontend; sharing a port needs mode http on both sides.
   if (data.match !== undefined && data.mode !== 'http') return { ok: false, errors: ['match: needs "mode": "http"'] };
+  const crossField = proxyOptionProblems(data as ProxyOptions);
+  if (crossField.length) return { ok: false, errors: crossField };
   const options: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(data)) if (!commonKeys.has(key)) options[key] = value;
   // Typed keys first: the blob's own option lines come after them and can refine them.
-  const typed = compileProxyOptions(data as ProxyOptions);
+  const typed = compileProxyOptions(data as ProxyOptions, name);
   return {
     ok: true,
     service: {
@@ -150,6 +155,7 @@ export function parseServiceDefinition(name: string, raw: unknown, schemas: Watc
       ...(data.mode !== undefined && { mode: data.mode as 'tcp' | 'http' }),
       ...(data.match !== undefined && { match: data.match as Match }),
       allowEmpty: data.allow_empty,
+      ...(typed.sections.length && { sections: typed.sections }),
       watcher: { type, options },
     },
   };
@@ -162,6 +168,8 @@ export interface ListenSpec {
   serverOptions: string[];
   mode?: 'tcp' | 'http';
   match?: Match;
+  /** Sections the service owns besides its proxy (`cache`, `fcgi-app`), rendered right after it. */
+  sections?: ProxySection[];
   /**
    * `balance first`: the servers keep the order the source declared them in (a static
    * list, a servers file; ZooKeeper and DNS report name order) and each gets `id` N in
@@ -177,6 +185,7 @@ export function listenSpecOf(def: ServiceDefinition): ListenSpec {
     serverOptions: def.serverOptions,
     ...(def.mode !== undefined && { mode: def.mode }),
     ...(def.match !== undefined && { match: def.match }),
+    ...(def.sections !== undefined && { sections: def.sections }),
     ...(balancesFirst(def.listenOptions) && { declaredOrder: true as const }),
   };
 }

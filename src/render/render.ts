@@ -34,6 +34,8 @@ export interface RenderContext {
     /** Behind a shared frontend: rendered as a `backend`, not a `listen` section. */
     shared: boolean;
     listen_options: readonly string[];
+    /** The service's own `cache` / `fcgi-app` sections, rendered after its proxy section. */
+    sections: ReadonlyArray<{ kind: string; name: string; lines: readonly string[] }>;
     servers: Array<{
       name: string;
       address: string;
@@ -91,6 +93,7 @@ export function serviceContext(settings: RenderSettings, s: DesiredService, shar
     bind: `${settings.bindAddress}:${s.listen.port}`,
     shared,
     listen_options: s.listen.listenOptions,
+    sections: s.listen.sections ?? [],
     servers: s.servers.map((srv, i) => ({
       name: serverName(srv),
       address: serverAddress(srv),
@@ -121,13 +124,16 @@ export function renderConfig(templates: CompiledTemplates, settings: RenderSetti
 /**
  * Which proxy section each line of a rendered config belongs to (1-based line ->
  * section name), so a `haproxy -c` message `[file:LINE]` can be pinned on a service.
+ * A `cache` or `fcgi-app` section keeps the proxy before it: a service's own sections
+ * are rendered right after its proxy section.
  */
 export function sectionAtLine(config: string, line: number): string | undefined {
   const lines = config.split('\n');
   let section: string | undefined;
   for (let i = 0; i < Math.min(line, lines.length); i++) {
-    const m = /^(listen|frontend|backend|global|defaults|peers|resolvers|userlist|program|cache|http-errors|ring|mailers)\b\s*(\S*)/.exec(lines[i]);
-    if (m) section = m[1] === 'listen' || m[1] === 'frontend' || m[1] === 'backend' ? m[2] : undefined;
+    const m = /^(listen|frontend|backend|global|defaults|peers|resolvers|userlist|program|cache|fcgi-app|http-errors|ring|mailers)\b\s*(\S*)/.exec(lines[i]);
+    if (!m || m[1] === 'cache' || m[1] === 'fcgi-app') continue;
+    section = m[1] === 'listen' || m[1] === 'frontend' || m[1] === 'backend' ? m[2] : undefined;
   }
   return section;
 }

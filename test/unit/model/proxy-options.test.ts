@@ -4,7 +4,7 @@ import { WATCHER_SCHEMAS } from '../../../src/watchers';
 
 describe('compileProxyOptions', () => {
   test('nothing asked, nothing rendered (haproxy.defaults apply)', () => {
-    expect(compileProxyOptions({})).toEqual({ listen: [], server: [] });
+    expect(compileProxyOptions({})).toEqual({ listen: [], server: [], sections: [] });
   });
 
   test('every key, in a fixed order', () => {
@@ -34,6 +34,7 @@ describe('compileProxyOptions', () => {
         'retries 3',
       ],
       server: ['check inter 2000ms rise 2 fall 3 observe layer4 error-limit 3 on-error mark-down downinter 10000ms maxconn 50'],
+      sections: [],
     });
   });
 

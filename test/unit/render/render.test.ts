@@ -160,3 +160,45 @@ describe('sectionAtLine', () => {
     expect(sectionAtLine(cfg, 0)).toBeUndefined();
   });
 });
+
+describe("a service's own sections (cache, fcgi-app)", () => {
+  const withSections: DesiredService = {
+    name: 'php',
+    listen: {
+      port: 9100,
+      listenOptions: ['mode http', 'use-fcgi-app php'],
+      serverOptions: ['proto fcgi'],
+      sections: [
+        { kind: 'fcgi-app', name: 'php', lines: ['docroot /srv/www', 'index index.php'] },
+        { kind: 'cache', name: 'pm_c_php', lines: ['total-max-size 4'] },
+      ],
+    },
+    servers: [{ address: '127.0.0.1', port: 9000 }],
+  };
+  const text = renderConfig(loadTemplates(), settings, [...services, withSections]);
+  const lines = text.split('\n');
+
+  test('follow the proxy section, each with its lines, a blank line before each', () => {
+    const at = lines.indexOf('listen php');
+    expect(lines.slice(at, at + 12)).toEqual([
+      'listen php',
+      '    bind 127.0.0.2:9100',
+      '    mode http',
+      '    use-fcgi-app php',
+      '    server 127.0.0.1:9000 127.0.0.1:9000 proto fcgi',
+      '',
+      'fcgi-app php',
+      '    docroot /srv/www',
+      '    index index.php',
+      '',
+      'cache pm_c_php',
+      '    total-max-size 4',
+    ]);
+  });
+
+  test("a line in them is pinned on the service; the next service's lines are its own", () => {
+    expect(sectionAtLine(text, lines.indexOf('    docroot /srv/www') + 1)).toBe('php');
+    expect(sectionAtLine(text, lines.indexOf('    total-max-size 4') + 1)).toBe('php');
+    expect(sectionAtLine(text, lines.indexOf('listen web') + 1)).toBe('web');
+  });
+});

@@ -1,0 +1,7 @@
+import type { Feature } from './feature';
+
+/**
+ * The typed key groups beyond the base ones in proxy-options.ts, in the order their
+ * lines are rendered. Each file holds one group: its keys, its rules, its HAProxy lines.
+ */
+export const FEATURES: readonly Feature[] = [];
