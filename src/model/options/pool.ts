@@ -1,0 +1,4 @@
+import type { Feature } from './feature';
+
+// Being built (issue 20): the keys, rules and HAProxy lines of this group.
+export const poolFeature: Feature = { keys: {}, compile: () => ({}) };
