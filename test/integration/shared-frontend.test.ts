@@ -77,4 +77,36 @@ describe('shared HTTP frontends', () => {
     expect(tcp.holder).toBe('api');
     expect(await who(port, '/api/x')).not.toBe(backends.id(b4));
   });
+  test('path_glob (Monkey\'s Match /*.php): * spans directories, ? is one character, the rest is literal; the more literal glob wins; a # in a path is refused by name', async () => {
+    const [b1, b2, b3] = backends.ports;
+    const port = await freePort();
+    const svc = (servers: number[], extra: Record<string, unknown> = {}) => ({ type: 'static', port, mode: 'http', servers: servers.map((p) => `127.0.0.1:${p}`), ...extra });
+    agent = new AgentFixture({
+      services: {
+        web: svc([b1]),
+        php: svc([b2], { match: { path_glob: ['/*.php'] } }),
+        thumbs: svc([b3], { match: { path_glob: ['/img/t?/*.png'] } }),
+      },
+      runtime: { drift_interval_ms: 0 },
+    });
+    await agent.start();
+    expect(readFileSync(agent.configPath, 'utf8')).toContain("path_reg '^/.*\\.php$'");
+    const cases: Array<[string, number]> = [
+      ['/index.php', b2],
+      ['/a/b/c.php?x=1', b2],
+      ['/indexXphp', b1],
+      ['/index.php/extra', b1],
+      ['/img/t1/cat.png', b3],
+      ['/img/t12/cat.png', b1],
+      ['/img/t1/cat.pngs', b1],
+      ['/', b1],
+    ];
+    for (const [path, backend] of cases) expect(`${path} -> ${await who(port, path)}`).toBe(`${path} -> ${backends.id(backend)}`);
+
+    const from = agent.mark();
+    agent.writeService('bad', svc([b3], { match: { path_prefix: ['/x#y'] } }));
+    const err = await agent.waitLog((l) => l.service === 'bad' && l.event === 'service_invalid', 10_000, from);
+    expect(String(err.errors)).toMatch(/match\.path_prefix\[0\]: must start with \/ and hold no spaces, control characters, #/);
+    expect(await who(port, '/x')).toBe(backends.id(b1));
+  });
 });
