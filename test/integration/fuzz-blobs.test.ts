@@ -111,9 +111,44 @@ const validServer = (): unknown => {
 };
 const list = <T>(n: number, f: () => T) => Array.from({ length: int(n + 1) }, f);
 
+const pathPiece = () => pick(['/', '/api', '/img/', '/a.b', '/x+y', '/(v1)', '/~u', '/[x]', '/$', '/^', '/a|b', '/{1}', '/%20', '/;p=1']);
+const glob = () => Array.from({ length: 1 + int(3) }, () => pick([pathPiece(), '*', '?', '*.php', '.png'])).join('').replace(/^([^/])/, '/$1');
+/** Typed keys (proxy-options.ts and options/): any valid combination; HTTP-only ones with mode http. */
+function typedKeys(): Record<string, unknown> {
+  const t: Record<string, unknown> = {};
+  const http = chance(0.5);
+  if (http || chance(0.3)) t.mode = http ? 'http' : 'tcp';
+  if (chance(0.3)) t.balance = pick(['roundrobin', 'leastconn', 'first', 'random', 'source']);
+  if (chance(0.3)) {
+    t.check = {
+      ...(chance(0.5) && { interval_ms: pick([1, 100, 2000, 86_400_000]) }),
+      ...(chance(0.5) && { rise: 1 + int(100) }),
+      ...(chance(0.5) && { fall: 1 + int(100) }),
+      ...(chance(0.5) && { http_path: pathPiece() }),
+      ...(chance(0.3) && { expect_status: 100 + int(500) }),
+    };
+  }
+  if (chance(0.2)) t.attempts = 1 + int(100);
+  if (chance(0.2)) t.offline_timeout_ms = 1 + int(86_400_000);
+  if (chance(0.2)) t.maxconn = 1 + int(1_000_000);
+  if (chance(0.2)) t.server_maxconn = 1 + int(1_000_000);
+  if (chance(0.2)) t.timeouts = Object.fromEntries(['connect_ms', 'client_ms', 'server_ms', 'queue_ms', 'check_ms'].filter(() => chance(0.5)).map((k) => [k, 1 + int(86_400_000)]));
+  if (http && chance(0.3)) {
+    const m: Record<string, unknown> = {};
+    if (chance(0.5)) m.path_prefix = list(2, pathPiece);
+    if (chance(0.3)) m.path_suffix = list(2, () => pick(['.png', '.tar.gz', 'x', '~', '$']));
+    if (chance(0.5)) m.path_glob = list(3, glob);
+    if (chance(0.3)) m.host = list(2, () => `${label()}.example`);
+    if (Object.values(m).some((v) => (v as unknown[]).length)) t.match = m;
+  }
+  return t;
+}
+
 function validBlob(): Record<string, unknown> {
-  const common: Record<string, unknown> = { port: validPort() };
-  if (chance(0.7)) common.listen_options = list(4, () => pick(SAFE_LISTEN));
+  const common: Record<string, unknown> = { port: validPort(), ...(chance(0.6) && typedKeys()) };
+  // Option lines that contradict the typed mode are the blob's own mistake, not the fuzzer's find.
+  const listenLines = common.mode === 'http' ? SAFE_LISTEN.filter((l) => l !== 'mode tcp') : SAFE_LISTEN;
+  if (chance(0.7)) common.listen_options = list(4, () => pick(listenLines));
   if (chance(0.7)) common.server_options = list(3, () => pick(SAFE_SERVER));
   if (chance(0.3)) common.allow_empty = chance(0.5);
   switch (pick(['static', 'file', 'zookeeper', 'dns'])) {
@@ -235,7 +270,9 @@ describe(`fuzzed service blobs (FUZZ_SEED=${SEED})`, () => {
         : def.watcher.type === 'file' ? fileServers()
         : def.watcher.type === 'zookeeper' ? zkServers()
         : normalizeServers(list(3, () => ({ address: pick(['10.1.2.3', '::1', '127.0.0.9']), port: validPort() })));
-      const safe = def.listenOptions.every((o) => SAFE_LISTEN.includes(o)) && def.serverOptions.every((o) => SAFE_SERVER.includes(o));
+      // Known-good when the blob's own option lines are (typed keys compile to lines HAProxy must take).
+      const own = blob as { listen_options?: string[]; server_options?: string[] };
+      const safe = (own.listen_options ?? []).every((o) => SAFE_LISTEN.includes(o)) && (own.server_options ?? []).every((o) => SAFE_SERVER.includes(o));
       // Distinct ports, as the agent's port assignment guarantees.
       accepted.push({ blob, safe, service: { name: def.name, listen: { ...def, port: 20000 + accepted.length }, servers: resolved(servers) } });
     }
@@ -275,8 +312,9 @@ describe(`fuzzed service blobs (FUZZ_SEED=${SEED})`, () => {
     let batches = 0;
     for (let i = 0; i < safe.length; i += BATCH, batches++) {
       const batch = safe.slice(i, i + BATCH);
-      const { result } = await check(batch, `safe-${batches}`);
+      const { result, text } = await check(batch, `safe-${batches}`);
       if (!result.ok) throw new Error(await describeBad(batch));
+      expect(injected(text, batch)).toEqual([]);
     }
     // eslint-disable-next-line no-console
     console.log(`fuzz: ${safe.length} services in ${batches} haproxy -c batches, 0 failures`);
@@ -324,6 +362,24 @@ describe(`fuzzed service blobs (FUZZ_SEED=${SEED})`, () => {
     );
   });
 });
+
+/**
+ * Lines a blob could have slipped into the config: a section header no service owns, or a
+ * `#` outside single quotes (HAProxy would cut the line there). Only for known-good option lines.
+ */
+function injected(text: string, services: readonly DesiredService[]): string[] {
+  const headers = new Set(['global', 'defaults']);
+  for (const s of services) {
+    if (s.listen.match) headers.add(`frontend port:${s.listen.port}`).add(`backend ${s.name}`);
+    else headers.add(`listen ${s.name}`);
+    for (const sec of s.listen.sections ?? []) headers.add(`${sec.kind} ${sec.name}`);
+  }
+  return text.split('\n').filter((line) => {
+    if (line === '' || line.startsWith('#')) return false;
+    if (!line.startsWith('    ')) return !headers.has(line);
+    return !/^ {4}#/.test(line) && line.replace(/'[^']*'/g, '').includes('#');
+  });
+}
 
 function safeJson(v: unknown): string {
   try {
