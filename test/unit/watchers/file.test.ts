@@ -71,7 +71,7 @@ describe('parseServersFile', () => {
   });
 
   test('too many tokens on a line is an error', () => {
-    expect(parseServersFile('10.0.0.1:80 1 2', 'f')).toEqual({ ok: false, error: 'f:1: expected "host:port [weight]", got "10.0.0.1:80 1 2"' });
+    expect(parseServersFile('10.0.0.1:80 1 2', 'f')).toEqual({ ok: false, error: 'f:1: expected "host:port [weight]" or "unix:/path [weight]", got "10.0.0.1:80 1 2"' });
   });
 });
 
