@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { formatIssues, serverEntry } from '../../../src/model/fields';
 import { normalizeServers, parseServerSpec, serverAddress, serverName, type Server } from '../../../src/model/server';
+import { parseServiceDefinition } from '../../../src/model/service';
+import { WATCHER_SCHEMAS } from '../../../src/watchers';
 import { MAX_SOCKET_PATH_BYTES, unixAddressProblem, unixServerName } from '../../../src/model/unix-socket';
 
 const unix = (path: string, weight?: number): Server => ({ address: `unix:${path}`, port: 0, ...(weight !== undefined && { weight }) });
@@ -127,5 +129,21 @@ describe('serverEntry: unix sockets (static lists, the API)', () => {
     ['unix:/run/a\nb', ['[0]: must not contain control characters (newline, tab, NUL, ...): "unix:/run/a\\nb"']],
   ])('rejects %j', (value, errors) => {
     expect(parse(value)).toEqual({ ok: false, errors });
+  });
+});
+
+describe('a service blob with unix socket servers', () => {
+  const parse = (servers: unknown[]) => parseServiceDefinition('web', { type: 'static', port: 8080, servers }, WATCHER_SCHEMAS);
+
+  test('is taken, in the declared order', () => {
+    const r = parse(['unix:/run/b.sock 2', { address: 'unix:/run/a.sock', weight: 5 }, '[::1]:80']);
+    expect(r.ok && r.service.watcher.options.servers).toEqual([unix('/run/b.sock', 2), unix('/run/a.sock', 5), { address: '::1', port: 80 }]);
+  });
+
+  test('a bad entry is named by its index', () => {
+    expect(parse(['unix:/run/a.sock', { address: 'unix:/run/b.sock', port: 9000 }, 'unix:/run//c.sock'])).toEqual({
+      ok: false,
+      errors: ['servers[1].port: a unix socket server takes no port', 'servers[2]: invalid unix socket address "unix:/run//c.sock": the socket path must be normalised (no //, /./, /../ or trailing /)'],
+    });
   });
 });
