@@ -1,12 +1,14 @@
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RuntimeClient } from '../../src/haproxy/runtime-client';
 import { serverName } from '../../src/model/server';
-import { AgentFixture } from '../support/agent';
+import { AgentFixture, CLI } from '../support/agent';
 import { startLoad } from '../support/load';
 import { freePorts, sample, waitUntil } from '../support/net';
+import { killChild } from '../support/process';
 import { TestZooKeeper } from '../support/zookeeper';
 
 /**
@@ -161,7 +163,7 @@ describe('unix socket and IPv6 backends', () => {
     expect(await answers('127.0.0.1', badPort)).toBe(false);
   });
 
-  test('a ZooKeeper instance on a unix socket, in the ProxyMgr JSON and plain forms, joins without a reload', async () => {
+  test('a ZooKeeper instance on a unix socket, in the ProxyMgr JSON and plain forms and from `proxymgr register`, joins without a reload', async () => {
     const zk = await new TestZooKeeper().start();
     const zc = await zk.client();
     try {
@@ -177,6 +179,15 @@ describe('unix socket and IPv6 backends', () => {
       await waitUntil('b to serve', async () => (await sample(port, 8)).has('b'), 15_000);
       const skipped = await agent.waitLog((l) => l.event === 'instance_invalid' && String(l.znode).endsWith('/i3'), 10_000, from);
       expect(skipped.error).toBe('a unix socket address takes no port, got port 80');
+
+      // `proxymgr register` keeps an instance of socket c while a connect to it succeeds.
+      const reg = spawn(process.execPath, [CLI, 'register', '--zk', zk.connectString, '--path', `${root}/instances/web`, '--address', sockets.address('c'), '--interval-ms', '100'], { stdio: 'ignore' });
+      try {
+        await waitUntil('c to serve', async () => (await sample(port, 9)).has('c'), 15_000);
+        expect(await zc.children(`${root}/instances/web`)).toContain(serverName({ address: sockets.address('c'), port: 0 }));
+      } finally {
+        await killChild(reg);
+      }
       expect(agent.events('reload', from)).toHaveLength(0);
     } finally {
       zc.close();
