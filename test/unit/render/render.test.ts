@@ -106,13 +106,15 @@ describe('IPv6 bind address and unix socket servers', () => {
     const svc = (name: string, port: number, match?: DesiredService['listen']['match']): DesiredService => ({
       name,
       listen: { port, listenOptions: ['mode http'], serverOptions: ['check'], mode: 'http', ...(match && { match }) },
-      servers: [{ address: 'unix:/run/app.sock', port: 0, weight: 3 }, { address: '10.0.0.1', port: 80 }],
+      servers: [{ address: 'unix:/run/app.sock', port: 0, weight: 3 }, { address: '10.0.0.1', port: 80 }, { address: 'unix:/tmp/a=b.sock', port: 0 }],
     });
     const text = renderConfig(loadTemplates(), v6, [svc('solo', 8080), svc('a', 9000, { host: ['a.example'] }), svc('b', 9000)]);
     const lines = text.split('\n').map((l) => l.trim());
     expect(lines.filter((l) => l.startsWith('bind '))).toEqual(['bind [::1]:9000', 'bind [::1]:8080']);
     expect(lines).toContain('server unix_run:app.sock unix@/run/app.sock check weight 3');
     expect(lines).toContain('server 10.0.0.1:80 10.0.0.1:80 check');
+    // Not escaped as HTML would be (`=` stays `=`).
+    expect(lines).toContain('server unix-tmp:a_b.sock_3bb0887e unix@/tmp/a=b.sock check');
   });
 });
 
