@@ -215,7 +215,7 @@ for (const [action, args, what] of [
     });
 }
 
-type RegisterFlags = { zk?: string; ensemble?: string; config?: string; path: string; address: string; port: number; weight?: number; check?: string; intervalMs: number } & ZkCliFlags;
+type RegisterFlags = { zk?: string; ensemble?: string; config?: string; path: string; address: string; port?: number; weight?: number; check?: string; intervalMs: number } & ZkCliFlags;
 
 program
   .command('register')
@@ -224,10 +224,10 @@ program
   .option('--ensemble <name>', 'an ensemble of proxymgr.yml (with -c): its servers, credentials and ACL')
   .option('-c, --config <file>', 'proxymgr.yml, for --ensemble')
   .requiredOption('--path <znode>', 'the instances znode of the service, e.g. /services/web')
-  .requiredOption('--address <ip|host>', 'this instance\'s address')
-  .requiredOption('--port <port>', 'this instance\'s port', Number)
+  .requiredOption('--address <ip|host|unix:/path>', 'this instance\'s address (a UNIX socket as unix:/absolute/path)')
+  .option('--port <port>', 'this instance\'s port (none for a unix socket)', Number)
   .option('--weight <weight>', 'weight 0..256', Number)
-  .option('--check <url>', 'http:// URL that must answer < 400 (default: a TCP connect to address:port)')
+  .option('--check <url>', 'http:// URL that must answer < 400 (default: a connect to address:port or to the socket)')
   .option('--interval-ms <ms>', 'how often to check', Number, 2000)
   .option('--auth-file <file>', AUTH_HELP)
   .option('--acl <spec>', ACL_HELP)

@@ -2,6 +2,7 @@ import type { ServiceStatus } from '../agent/service-table';
 import type { Override } from '../agent/view';
 import type { DesiredService } from '../model/desired';
 import { serverName } from '../model/server';
+import { isUnixAddress } from '../model/unix-socket';
 import type { Figures } from './stats-sampler';
 
 /** What the overview shows of a service besides its numbers (docs/dashboard.md). */
@@ -26,8 +27,10 @@ export type ServerNumbers = [number, number, number];
 
 export interface ServerRow {
   name: string;
+  /** An IP (a hostname's resolved one) or `unix:/path`. */
   address: string;
-  port: number;
+  /** null for a unix socket. */
+  port: number | null;
   weight: number;
   state: string;
   override: Override | null;
@@ -66,7 +69,7 @@ export function serverRows(desired: DesiredService | undefined, overrideOf: (ser
     return {
       name,
       address: srv.address,
-      port: srv.port,
+      port: isUnixAddress(srv.address) ? null : srv.port,
       weight: srv.weight ?? 1,
       state: srv.admin ?? 'ready',
       override: overrideOf(name) ?? null,

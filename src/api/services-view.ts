@@ -1,5 +1,6 @@
 import type { AgentView } from '../agent/view';
 import { serverName } from '../model/server';
+import { isUnixAddress } from '../model/unix-socket';
 
 export type ServiceView = ReturnType<typeof servicesView>[number];
 
@@ -11,7 +12,8 @@ export function servicesView(agent: AgentView) {
     servers: (desired.get(s.name)?.servers ?? []).map((srv) => ({
       name: serverName(srv),
       address: srv.address,
-      port: srv.port,
+      // A unix socket (address unix:/path) has no port.
+      port: isUnixAddress(srv.address) ? null : srv.port,
       weight: srv.weight ?? 1,
       state: srv.admin ?? 'ready',
       override: agent.overrideOf(s.name, serverName(srv)) ?? null,

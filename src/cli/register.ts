@@ -1,7 +1,8 @@
 import http from 'node:http';
 import { connect } from 'node:net';
 import type { Logger } from '../log';
-import { canonicalHost, isValidHost, isValidPort, isValidWeight } from '../model/server';
+import { canonicalHost, isValidHost, isValidPort, isValidWeight, serverName } from '../model/server';
+import { isUnixAddress, unixAddressProblem, unixPath } from '../model/unix-socket';
 import { connectStringProblem, znodePath } from '../zk/fields';
 import { describeZkError } from '../zk/errors';
 import { zk } from '../zk/ops';
@@ -15,10 +16,11 @@ export interface RegisterOptions {
   ensemble?: string;
   config?: string;
   path: string;
+  /** An IP, a hostname or `unix:/absolute/path` (then no port). */
   address: string;
-  port: number;
+  port?: number;
   weight?: number;
-  /** An http(s) URL to GET; without it, a TCP connect to address:port. */
+  /** An http(s) URL to GET; without it, a connect to address:port (or to the socket). */
   check?: string;
   intervalMs: number;
 }
@@ -30,8 +32,15 @@ export function validateRegister(o: RegisterOptions): string[] {
   if (o.zk !== undefined && connectStringProblem(o.zk)) errors.push(`--zk ${JSON.stringify(o.zk)}: ${connectStringProblem(o.zk)}`);
   if (o.ensemble !== undefined && o.config === undefined) errors.push('--ensemble needs -c proxymgr.yml (where the ensemble is defined)');
   if (!znodePath.safeParse(o.path).success) errors.push(`--path ${JSON.stringify(o.path)}: must be an absolute znode path`);
-  if (!isValidHost(o.address)) errors.push(`--address ${JSON.stringify(o.address)}: must be an IP address or a hostname`);
-  if (!isValidPort(o.port)) errors.push(`--port ${o.port}: must be 1..65535`);
+  if (isUnixAddress(o.address)) {
+    const problem = unixAddressProblem(o.address);
+    if (problem) errors.push(`--address ${JSON.stringify(o.address)}: ${problem}`);
+    if (o.port !== undefined) errors.push(`--port ${o.port}: a unix socket address takes no port`);
+  } else {
+    if (!isValidHost(o.address)) errors.push(`--address ${JSON.stringify(o.address)}: must be an IP address, a hostname or unix:/absolute/path`);
+    if (o.port === undefined) errors.push('--port: required (except with --address unix:/path)');
+    else if (!isValidPort(o.port)) errors.push(`--port ${o.port}: must be 1..65535`);
+  }
   if (o.weight !== undefined && !isValidWeight(o.weight)) errors.push(`--weight ${o.weight}: must be 0..256`);
   if (o.check !== undefined && !/^http:\/\//.test(o.check)) errors.push(`--check ${JSON.stringify(o.check)}: must be an http:// URL`);
   return errors;
@@ -48,22 +57,32 @@ function healthy(o: RegisterOptions): Promise<boolean> {
       req.on('error', () => resolve(false));
       return;
     }
-    const s = connect({ host: o.address, port: o.port, timeout: 2000 });
+    const s = isUnixAddress(o.address) ? connect({ path: unixPath(o.address), timeout: 2000 }) : connect({ host: o.address, port: o.port!, timeout: 2000 });
     s.on('connect', () => (s.destroy(), resolve(true)));
     s.on('timeout', () => (s.destroy(), resolve(false)));
     s.on('error', () => resolve(false));
   });
 }
 
+/** The instance znode's name and data: `address:port` and `{"address","port"}`, or for a socket its server name and `{"address"}`. */
+export function instanceNode(o: Pick<RegisterOptions, 'path' | 'address' | 'port' | 'weight'>): { node: string; data: Buffer } {
+  const weight = o.weight !== undefined ? { weight: o.weight } : {};
+  if (isUnixAddress(o.address)) {
+    // A znode name holds no `/`: the socket's server name (`unix_run:app.sock`) stands for the path.
+    return { node: `${o.path}/${serverName({ address: o.address, port: 0 })}`, data: Buffer.from(JSON.stringify({ address: o.address, ...weight })) };
+  }
+  return { node: `${o.path}/${o.address}:${o.port}`, data: Buffer.from(JSON.stringify({ address: canonicalHost(o.address), port: o.port, ...weight })) };
+}
+
 /**
- * Keeps an ephemeral instance znode `<path>/<address>:<port>` while the local health
+ * Keeps an ephemeral instance znode `<path>/<address>:<port>` (for a socket,
+ * `<path>/<its server name>`) while the local health
  * check passes (what Nerve does): deleted when the check fails, re-created when it
  * passes again or after a new ZooKeeper session. The znode and any parent it creates get
  * the target's ACL. Resolves when `signal` aborts.
  */
 export async function register(o: RegisterOptions, target: ZkTarget, log: Logger, signal: AbortSignal): Promise<void> {
-  const node = `${o.path}/${o.address}:${o.port}`;
-  const data = Buffer.from(JSON.stringify({ address: canonicalHost(o.address), port: o.port, ...(o.weight !== undefined && { weight: o.weight }) }));
+  const { node, data } = instanceNode(o);
   const session = ZkSession.forTarget(target);
   const where = describeTarget(target);
   let registered = false;

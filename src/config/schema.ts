@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { isIP } from 'node:net';
 import { configText, nameserver } from '../model/fields';
+import { canonicalHost } from '../model/server';
 import { parseAcl } from '../zk/acl';
 import { ensembleName, zkConnectString, znodePath } from '../zk/fields';
 
@@ -33,9 +34,13 @@ const haproxy = z.strictObject({
   config_path: cfgPath.default('/etc/haproxy/haproxy.cfg'),
   // sun_path holds 108 bytes; leave room for HAProxy's temporary ".<pid>.tmp" suffix.
   socket_path: cfgPath.max(90, 'must be at most 90 characters (unix socket path limit)').default('/run/proxymgr/admin.sock'),
+  /** IPv4 or IPv6 (`::1`, `::` for every address); rendered `[v6]:port`. One spelling, so a respelling is no settings change. */
   bind_address: z
     .string()
     .refine((a) => isIP(a) !== 0, 'must be an IP address')
+    // A zone id (fe80::1%eth0) names an interface of this host only; not worth a special case.
+    .refine((a) => !a.includes('%'), 'must not have a zone id (%...)')
+    .transform(canonicalHost)
     .default('127.0.0.1'),
   template_dir: z.string().min(1).optional(),
   global: z.array(configText).default(DEFAULT_GLOBAL),

@@ -2,6 +2,7 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { Logger } from '../log';
 import { serverName, type Server } from '../model/server';
+import { isUnixAddress } from '../model/unix-socket';
 
 type Lookup = (host: string) => Promise<string[]>;
 
@@ -11,6 +12,9 @@ interface Entry {
   addresses: string[];
   resolvedAt: number;
 }
+
+/** An IP or a unix socket: nothing to look up. */
+const literal = (s: Server) => isIP(s.address) !== 0 || isUnixAddress(s.address);
 
 /**
  * Turns hostnames from watchers into IPs before they reach the planner: HAProxy's
@@ -34,10 +38,10 @@ export class HostResolver {
   /** The servers with every hostname replaced by its first address (sorted); the name stays `hostname:port`. */
   resolve(servers: readonly Server[]): readonly Server[] {
     // The same array when there is nothing to resolve: callers compare lists by identity first.
-    if (servers.every((s) => isIP(s.address))) return servers;
+    if (servers.every(literal)) return servers;
     const out: Server[] = [];
     for (const s of servers) {
-      if (isIP(s.address)) {
+      if (literal(s)) {
         out.push(s);
         continue;
       }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { canonicalHost, isValidHost, parseServerSpec, MAX_WEIGHT, type Server } from './server';
+import { isUnixAddress, unixAddressProblem } from './unix-socket';
 
 /**
  * A string that ends up on a line of haproxy.cfg. A newline (or any control
@@ -26,8 +27,23 @@ export const host = z.string().refine(isValidHost, 'must be an IP address or a h
 
 const serverObject = z.strictObject({ address: host, port, weight: weight.optional(), backup: z.boolean().optional() });
 
+/** `unix:/absolute/path` (see unix-socket.ts). */
+export const unixAddress = z.string().superRefine((a, ctx) => {
+  const problem = unixAddressProblem(a);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+/** A socket has no port: the key is refused rather than ignored, so a mistaken shape is seen. */
+const unixServerObject = z.strictObject({
+  address: unixAddress,
+  port: z.never('a unix socket server takes no port').optional(),
+  weight: weight.optional(),
+  backup: z.boolean().optional(),
+});
+
 /**
- * A server as `"host:port"` or `{"address","port","weight"}`. Dispatched by hand
+ * A server as `"host:port"`, `"unix:/path"`, `{"address","port","weight"}` or
+ * `{"address": "unix:/path", "weight"}`. Dispatched by hand
  * rather than with z.union so the error says what is wrong, not "Invalid input".
  */
 export const serverEntry = z.unknown().transform((value, ctx): Server => {
@@ -43,16 +59,20 @@ export const serverEntry = z.unknown().transform((value, ctx): Server => {
     return z.NEVER;
   }
   if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
-    const parsed = serverObject.safeParse(value, { reportInput: true });
+    const address = (value as { address?: unknown }).address;
+    // `unix@/path` and a bare path are meant as sockets too: told the one spelling, not "not a hostname".
+    const unix = typeof address === 'string' && (isUnixAddress(address) || /^(unix@|\/)/i.test(address));
+    const parsed = (unix ? unixServerObject : serverObject).safeParse(value, { reportInput: true });
     if (parsed.success) {
       // `backup: false` is the default: leave it out so equal servers compare equal.
       const { backup, ...rest } = parsed.data;
-      return backup ? { ...rest, backup } : rest;
+      const server: Server = { ...rest, port: rest.port ?? 0 };
+      return backup ? { ...server, backup } : server;
     }
     for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issueMessage(issue), path: issue.path });
     return z.NEVER;
   }
-  ctx.addIssue({ code: 'custom', message: 'must be "host:port" or {"address", "port", "weight"}' });
+  ctx.addIssue({ code: 'custom', message: 'must be "host:port", "unix:/path", {"address", "port", "weight"} or {"address": "unix:/path", "weight"}' });
   return z.NEVER;
 });
 

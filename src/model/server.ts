@@ -1,6 +1,10 @@
 import { isIP } from 'node:net';
+import { isUnixAddress, unixAddressProblem, unixHaproxyAddress, unixServerName } from './unix-socket';
 
-/** One backend server as a watcher reports it. `address` is an IP literal or a hostname. */
+/**
+ * One backend server as a watcher reports it. `address` is an IP literal, a hostname or
+ * a UNIX domain socket as `unix:/absolute/path` (whose `port` is 0: a socket has none).
+ */
 export interface Server {
   address: string;
   port: number;
@@ -49,26 +53,35 @@ export function isValidWeight(weight: number): boolean {
  */
 export function serverName(server: Pick<Server, 'address' | 'port' | 'name'>): string {
   if (server.name !== undefined) return server.name;
+  if (isUnixAddress(server.address)) return unixServerName(server.address);
   if (isIP(server.address) === 6) return `v6_${server.address.replace(/:/g, '.')}_${server.port}`;
   return `${server.address}:${server.port}`;
 }
 
-/** `address:port` as HAProxy reads it (the last colon separates the port, so v6 needs no brackets). */
+/**
+ * `address:port` as HAProxy reads it (the last colon separates the port, so v6 needs no
+ * brackets), in a haproxy.cfg `server` line and in a runtime `add server`; `unix@/path`
+ * for a socket.
+ */
 export function serverAddress(server: Pick<Server, 'address' | 'port'>): string {
+  if (isUnixAddress(server.address)) return unixHaproxyAddress(server.address);
   return `${server.address}:${server.port}`;
 }
 
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; error: string };
 
 /**
- * Parses `host:port [weight]`; `[v6]:port` for IPv6. Used for static list strings
- * and for the lines of a servers file.
+ * Parses `host:port [weight]`; `[v6]:port` for IPv6, `unix:/absolute/path` for a UNIX
+ * domain socket. Used for static list strings, the lines of a servers file and plain
+ * ZooKeeper instance data.
  */
 export function parseServerSpec(text: string): ParseResult<Server> {
   const parts = text.trim().split(/\s+/);
   if (parts.length === 0 || parts[0] === '') return { ok: false, error: 'empty server entry' };
-  if (parts.length > 2) return { ok: false, error: `expected "host:port [weight]", got ${JSON.stringify(text)}` };
+  if (parts.length > 2) return { ok: false, error: `expected "host:port [weight]" or "unix:/path [weight]", got ${JSON.stringify(text)}` };
   const hostPort = parts[0];
+  // `unix:80` is the host "unix" on port 80; anything else after `unix:` means a socket.
+  if (/^unix(:(?!\d*$)|@)/i.test(hostPort) || hostPort.startsWith('/')) return withWeight(parseUnixSpec(hostPort), parts[1]);
   let host: string;
   let portText: string;
   const v6 = /^\[([^\]]+)\]:(\d+)$/.exec(hostPort);
@@ -85,13 +98,21 @@ export function parseServerSpec(text: string): ParseResult<Server> {
   if (!isValidHost(host)) return { ok: false, error: `invalid host ${JSON.stringify(host)}` };
   const port = /^\d{1,5}$/.test(portText) ? Number(portText) : NaN;
   if (!isValidPort(port)) return { ok: false, error: `invalid port ${JSON.stringify(portText)} (1..65535)` };
-  const server: Server = { address: canonicalHost(host), port };
-  if (parts.length === 2) {
-    const weight = /^\d{1,3}$/.test(parts[1]) ? Number(parts[1]) : NaN;
-    if (!isValidWeight(weight)) return { ok: false, error: `invalid weight ${JSON.stringify(parts[1])} (0..${MAX_WEIGHT})` };
-    server.weight = weight;
-  }
-  return { ok: true, value: server };
+  return withWeight({ ok: true, value: { address: canonicalHost(host), port } }, parts[1]);
+}
+
+/** `unix:/path`, the one spelling: `unix@/path` (HAProxy's) and a bare path are pointed to it. */
+function parseUnixSpec(text: string): ParseResult<Server> {
+  if (!text.startsWith('unix:')) return { ok: false, error: `a unix socket server is written "unix:/absolute/path", got ${JSON.stringify(text)}` };
+  const problem = unixAddressProblem(text);
+  return problem ? { ok: false, error: `invalid unix socket address ${JSON.stringify(text)}: ${problem}` } : { ok: true, value: { address: text, port: 0 } };
+}
+
+function withWeight(parsed: ParseResult<Server>, text: string | undefined): ParseResult<Server> {
+  if (!parsed.ok || text === undefined) return parsed;
+  const weight = /^\d{1,3}$/.test(text) ? Number(text) : NaN;
+  if (!isValidWeight(weight)) return { ok: false, error: `invalid weight ${JSON.stringify(text)} (0..${MAX_WEIGHT})` };
+  return { ok: true, value: { ...parsed.value, weight } };
 }
 
 /** Sorted by name with duplicates (same name) removed, the last one winning. */

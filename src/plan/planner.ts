@@ -1,7 +1,15 @@
 import type { ActualServer } from '../model/actual';
-import { SERVER_ID_STEP, serverIdAt } from '../model/server';
+import { SERVER_ID_STEP, serverAddress, serverIdAt } from '../model/server';
+import { isUnixAddress } from '../model/unix-socket';
 
-/** A server as it should run: `address` is always an IP literal here. */
+/**
+ * What `show servers state` reports as the address of a server on a unix socket (its
+ * port is 0): HAProxy does not say the path, so a socket server is matched by its name,
+ * which is made from the path.
+ */
+export const UNIX_STATE_ADDRESS = '-';
+
+/** A server as it should run: `address` is an IP literal or `unix:/path` (port 0) here. */
 export interface DesiredServer {
   name: string;
   address: string;
@@ -83,6 +91,11 @@ export function planRuntime(input: PlanInput): RuntimePlan {
       plan.reload.push({ service: svc.name, reason: `backend ${svc.name} is not in HAProxy` });
       continue;
     }
+    const socketMismatch = unixMismatch(svc, actual);
+    if (socketMismatch) {
+      plan.reload.push({ service: svc.name, reason: socketMismatch });
+      continue;
+    }
     const ids = svc.ordered ? idsInOrder(svc, actual) : undefined;
     if (ids && !ids.ok) {
       plan.reload.push({ service: svc.name, reason: ids.reason });
@@ -91,6 +104,24 @@ export function planRuntime(input: PlanInput): RuntimePlan {
     planService(svc, actual, input, plan, ids?.ids);
   }
   return plan;
+}
+
+/**
+ * A server HAProxy runs under a socket server's name but not on a socket (or the other
+ * way round): `set server addr` takes no socket, so only a reload mends it. Names keep
+ * the two apart, so this takes a hand-made change on the runtime API.
+ */
+function unixMismatch(svc: RuntimeService, actual: readonly ActualServer[]): string | undefined {
+  // Most services have no socket server: no second map of their servers per plan.
+  if (!svc.servers.some((d) => isUnixAddress(d.address)) && !actual.some((a) => a.address === UNIX_STATE_ADDRESS)) return undefined;
+  const have = new Map(actual.map((a) => [a.name, a]));
+  for (const d of svc.servers) {
+    const a = have.get(d.name);
+    if (a && isUnixAddress(d.address) !== (a.address === UNIX_STATE_ADDRESS)) {
+      return `server ${d.name} runs on ${a.address === UNIX_STATE_ADDRESS ? 'a unix socket' : `${a.address}:${a.port}`}, should be ${d.address}${isUnixAddress(d.address) ? '' : `:${d.port}`} (not changeable at runtime)`;
+    }
+  }
+  return undefined;
 }
 
 /**
@@ -163,7 +194,7 @@ function planService(svc: RuntimeService, actual: readonly ActualServer[], input
     const id = `${b}/${d.name}`;
     if (!a) {
       const srvId = ids?.get(d.name);
-      cmd(d.name, 'add', ['add server', id, `${d.address}:${d.port}`, ...addOptions, 'weight', String(d.weight), ...(d.backup ? ['backup'] : []), ...(srvId !== undefined ? ['id', String(srvId)] : [])].join(' '));
+      cmd(d.name, 'add', ['add server', id, serverAddress(d), ...addOptions, 'weight', String(d.weight), ...(d.backup ? ['backup'] : []), ...(srvId !== undefined ? ['id', String(srvId)] : [])].join(' '));
       // Dynamic servers start with checks disabled, whatever the options say.
       if (checks) cmd(d.name, 'enable-health', `enable health ${id}`);
       if (agent) cmd(d.name, 'enable-agent', `enable agent ${id}`);
@@ -172,7 +203,8 @@ function planService(svc: RuntimeService, actual: readonly ActualServer[], input
       continue;
     }
     let changed = false;
-    if (a.address !== d.address || a.port !== d.port) {
+    // A socket server's address is its name (checked by unixMismatch).
+    if (!isUnixAddress(d.address) && (a.address !== d.address || a.port !== d.port)) {
       cmd(d.name, 'addr', `set server ${id} addr ${d.address} port ${d.port}`);
       changed = true;
     }

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import type { DesiredService } from '../model/desired';
 import { serverAddress, serverIdAt, serverName } from '../model/server';
 import type { CompiledTemplates } from './templates';
@@ -52,6 +53,14 @@ export interface RenderContext {
 
 export type ServiceContext = RenderContext['services'][number];
 
+/**
+ * A `bind` address. HAProxy 2.6 would read `::1:8080` too (the last colon separates the
+ * port), but `[::1]:8080` cannot be misread, by HAProxy or by a person: `:::8080` is `[::]:8080`.
+ */
+export function bindSpec(address: string, port: number): string {
+  return isIP(address) === 6 ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
 /** Ports shared by several `mode: http` services (or routed by `match`): each gets a frontend. */
 export function sharedPortsOf(services: readonly DesiredService[]): Map<number, DesiredService[]> {
   const byPort = new Map<number, DesiredService[]>();
@@ -70,7 +79,7 @@ export function headContext(settings: RenderSettings, shared: ReadonlyMap<number
     .sort((a, b) => a - b)
     .map((port) => ({
       ...sharedFrontend(port, [...shared.get(port)!].sort((a, b) => (a.name < b.name ? -1 : 1)).map((s) => ({ name: s.name, match: s.listen.match }))),
-      bind: `${settings.bindAddress}:${port}`,
+      bind: bindSpec(settings.bindAddress, port),
     }));
   return {
     frontends,
@@ -90,7 +99,7 @@ export function serviceContext(settings: RenderSettings, s: DesiredService, shar
   return {
     name: s.name,
     port: s.listen.port,
-    bind: `${settings.bindAddress}:${s.listen.port}`,
+    bind: bindSpec(settings.bindAddress, s.listen.port),
     shared,
     listen_options: s.listen.listenOptions,
     sections: s.listen.sections ?? [],

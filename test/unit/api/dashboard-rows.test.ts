@@ -25,6 +25,11 @@ describe('serverRows', () => {
       { name: '10.0.0.2:80', address: '10.0.0.2', port: 80, weight: 5, state: 'drain', override: { state: 'drain' }, haproxy: null },
     ]);
   });
+
+  test('a unix socket server: its address as written, no port', () => {
+    const rows = serverRows({ name: 'web', listen: {} as never, servers: [{ address: 'unix:/run/app.sock', port: 0, weight: 2 }] }, () => undefined, undefined);
+    expect(rows).toEqual([{ name: 'unix_run:app.sock', address: 'unix:/run/app.sock', port: null, weight: 2, state: 'ready', override: null, haproxy: null }]);
+  });
 });
 
 describe('diff', () => {

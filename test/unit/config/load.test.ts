@@ -90,6 +90,17 @@ describe('parseConfig', () => {
     });
   });
 
+  test.each([
+    ['127.0.0.1', '127.0.0.1'],
+    ['0.0.0.0', '0.0.0.0'],
+    ['::1', '::1'],
+    ['::', '::'],
+    ['0:0::1', '::1'],
+    ['2001:DB8::5', '2001:db8::5'],
+  ])('bind_address %j is taken, spelled %j', (given, kept) => {
+    expect(parseConfig(`haproxy: {bind_address: "${given}"}\n${SC}`, FILE).haproxy.bind_address).toBe(kept);
+  });
+
   test('a bare number for hard_stop_after is milliseconds, as in HAProxy', () => {
     expect(parseConfig(`haproxy: {hard_stop_after: 300}\n${SC}`, FILE).haproxy.hard_stop_after).toBe('300ms');
   });
@@ -114,6 +125,8 @@ describe('parseConfig', () => {
     [`reload: {quiet_ms: "100"}\n${SC}`, 'reload.quiet_ms: must be an integer (milliseconds)'],
     [`reload: {max_wait_ms: 1.5}\n${SC}`, 'reload.max_wait_ms: must be an integer (milliseconds)'],
     [`haproxy: {bind_address: localhost}\n${SC}`, 'haproxy.bind_address: must be an IP address'],
+    [`haproxy: {bind_address: "[::1]"}\n${SC}`, 'haproxy.bind_address: must be an IP address'],
+    [`haproxy: {bind_address: "fe80::1%eth0"}\n${SC}`, 'haproxy.bind_address: must not have a zone id (%...)'],
     [`haproxy: {hard_stop_after: 5 minutes}\n${SC}`, 'haproxy.hard_stop_after: must be an HAProxy time such as 500ms, 30s or 5m'],
     [`haproxy: {global: [maxconn 1, "a\\nb"]}\n${SC}`, 'haproxy.global[1]: must not contain control characters (newline, tab, NUL, ...)'],
     [`haproxy: {defaults: ["mode tcp\\tx"]}\n${SC}`, 'haproxy.defaults[0]: must not contain control characters (newline, tab, NUL, ...)'],

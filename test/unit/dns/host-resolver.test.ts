@@ -35,13 +35,25 @@ describe('HostResolver', () => {
       { address: '10.0.0.1', port: 80 },
       { address: '10.0.0.2', port: 81, weight: 3 },
       { address: '2001:db8::1', port: 443 },
+      // A unix socket is no name to look up either.
+      { address: 'unix:/run/app.sock', port: 0 },
     ];
     const out = resolver.resolve(servers);
+    expect(out).toBe(servers);
     expect(out).toEqual(servers);
     expect(out[1]).toBe(servers[1]);
     await resolver.settled();
     expect(dns.calls).toEqual([]);
     expect(onChange).not.toHaveBeenCalled();
+  });
+
+  test('a unix socket next to a hostname passes through as it is', async () => {
+    const { dns, resolver } = setup({ 'db.example': ['10.0.0.1'] });
+    const sock: Server = { address: 'unix:/run/app.sock', port: 0, weight: 2 };
+    expect(resolver.resolve([sock, DB])).toEqual([sock]);
+    await resolver.settled();
+    expect(resolver.resolve([sock, DB])).toEqual([sock, { ...DB, address: '10.0.0.1', name: 'db.example:5432' }]);
+    expect(dns.calls).toEqual(['db.example']);
   });
 
   test('a hostname server is left out until resolved, then has the first sorted IP and the name host:port', async () => {

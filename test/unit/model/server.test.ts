@@ -39,7 +39,7 @@ describe('parseServerSpec', () => {
     ['10.0.0.1:80 257', 'invalid weight "257" (0..256)'],
     ['10.0.0.1:80 -1', 'invalid weight "-1" (0..256)'],
     ['10.0.0.1:80 1.5', 'invalid weight "1.5" (0..256)'],
-    ['10.0.0.1:80 1 2', 'expected "host:port [weight]", got "10.0.0.1:80 1 2"'],
+    ['10.0.0.1:80 1 2', 'expected "host:port [weight]" or "unix:/path [weight]", got "10.0.0.1:80 1 2"'],
   ])('rejects %j', (text, error) => {
     expect(parseServerSpec(text)).toEqual({ ok: false, error });
   });

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DesiredService } from '../../../src/model/desired';
-import { renderConfig, sectionAtLine, type RenderSettings } from '../../../src/render/render';
+import { bindSpec, renderConfig, sectionAtLine, type RenderSettings } from '../../../src/render/render';
 import { loadTemplates, SHIPPED_TEMPLATE_DIR } from '../../../src/render/templates';
 
 const settings: RenderSettings = {
@@ -87,6 +87,34 @@ describe('loadTemplates + renderConfig', () => {
     const text = renderConfig(templates, settings, []);
     expect(text).not.toMatch(/^listen /m);
     expect(text).toMatch(/^defaults$/m);
+  });
+});
+
+describe('IPv6 bind address and unix socket servers', () => {
+  test.each([
+    ['127.0.0.1', 80, '127.0.0.1:80'],
+    ['0.0.0.0', 8080, '0.0.0.0:8080'],
+    ['::1', 8080, '[::1]:8080'],
+    ['::', 8080, '[::]:8080'],
+    ['2001:db8::5', 1, '[2001:db8::5]:1'],
+  ])('bindSpec(%j, %d) = %j', (address, port, bind) => {
+    expect(bindSpec(address, port)).toBe(bind);
+  });
+
+  test('a v6 bind address is bracketed on listen and shared frontend binds; socket servers render as unix@/path', () => {
+    const v6: RenderSettings = { ...settings, bindAddress: '::1' };
+    const svc = (name: string, port: number, match?: DesiredService['listen']['match']): DesiredService => ({
+      name,
+      listen: { port, listenOptions: ['mode http'], serverOptions: ['check'], mode: 'http', ...(match && { match }) },
+      servers: [{ address: 'unix:/run/app.sock', port: 0, weight: 3 }, { address: '10.0.0.1', port: 80 }, { address: 'unix:/tmp/a=b.sock', port: 0 }],
+    });
+    const text = renderConfig(loadTemplates(), v6, [svc('solo', 8080), svc('a', 9000, { host: ['a.example'] }), svc('b', 9000)]);
+    const lines = text.split('\n').map((l) => l.trim());
+    expect(lines.filter((l) => l.startsWith('bind '))).toEqual(['bind [::1]:9000', 'bind [::1]:8080']);
+    expect(lines).toContain('server unix_run:app.sock unix@/run/app.sock check weight 3');
+    expect(lines).toContain('server 10.0.0.1:80 10.0.0.1:80 check');
+    // Not escaped as HTML would be (`=` stays `=`).
+    expect(lines).toContain('server unix-tmp:a_b.sock_3bb0887e unix@/tmp/a=b.sock check');
   });
 });
 

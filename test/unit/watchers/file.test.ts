@@ -70,8 +70,20 @@ describe('parseServersFile', () => {
     expect(error.endsWith(' (+2 more)')).toBe(true);
   });
 
+  test('unix socket lines, with or without a weight, beside IP ones; a bad one is named by its line', () => {
+    const text = ['unix:/run/b.sock 3  # php', '10.0.0.1:80', 'unix:/run/a.sock', ''].join('\n');
+    expect(parseServersFile(text, 'f', 'declared')).toEqual({
+      ok: true,
+      value: [{ address: 'unix:/run/b.sock', port: 0, weight: 3 }, { address: '10.0.0.1', port: 80 }, { address: 'unix:/run/a.sock', port: 0 }],
+    });
+    expect(parseServersFile('10.0.0.1:80\nunix:run/a.sock\n', 'f')).toEqual({
+      ok: false,
+      error: 'f:2: invalid unix socket address "unix:run/a.sock": the socket path must be absolute (unix:/absolute/path)',
+    });
+  });
+
   test('too many tokens on a line is an error', () => {
-    expect(parseServersFile('10.0.0.1:80 1 2', 'f')).toEqual({ ok: false, error: 'f:1: expected "host:port [weight]", got "10.0.0.1:80 1 2"' });
+    expect(parseServersFile('10.0.0.1:80 1 2', 'f')).toEqual({ ok: false, error: 'f:1: expected "host:port [weight]" or "unix:/path [weight]", got "10.0.0.1:80 1 2"' });
   });
 });
 

@@ -51,4 +51,33 @@ describe('decodeInstance', () => {
   ])('rejects %s', (_label, text, error) => {
     expect(decodeInstance(Buffer.from(text))).toEqual({ ok: false, error });
   });
+
+  describe('unix sockets', () => {
+    const sock = (extra: object = {}) => ({ address: 'unix:/run/app.sock', port: 0, ...extra });
+    test.each<[string, string, object]>([
+      ['ProxyMgr', '{"address": "unix:/run/app.sock"}', sock()],
+      ['ProxyMgr with weight', '{"address": "unix:/run/app.sock", "weight": 5}', sock({ weight: 5 })],
+      ['ProxyMgr, port null', '{"address": "unix:/run/app.sock", "port": null}', sock()],
+      ['Nerve', '{"host": "unix:/run/app.sock", "name": "i-1", "weight": 2}', sock({ weight: 2 })],
+      ['serverset', '{"serviceEndpoint": {"host": "unix:/run/app.sock"}, "status": "ALIVE"}', sock()],
+      ['plain string', 'unix:/run/app.sock', sock()],
+      ['plain string with weight', 'unix:/run/app.sock 3\n', sock({ weight: 3 })],
+    ])('%s', (_label, text, expected) => {
+      expect(decodeInstance(Buffer.from(text))).toEqual({ ok: true, value: expected });
+    });
+
+    test.each([
+      ['a port', '{"address": "unix:/run/app.sock", "port": 80}', 'a unix socket address takes no port, got port 80'],
+      ['a relative path', '{"address": "unix:run/app.sock"}', 'invalid address "unix:run/app.sock": the socket path must be absolute (unix:/absolute/path)'],
+      ['a path not normalised', '{"address": "unix:/run/../app.sock"}', 'invalid address "unix:/run/../app.sock": the socket path must be normalised (no //, /./, /../ or trailing /)'],
+      ['a bad weight', '{"address": "unix:/run/app.sock", "weight": -1}', 'invalid weight: -1'],
+      ['a plain string with a port', 'unix:/run/app.sock:80', 'invalid unix socket address "unix:/run/app.sock:80": the socket path must not contain ":" (a unix socket server takes no port)'],
+    ])('rejects %s', (_label, text, error) => {
+      expect(decodeInstance(Buffer.from(text))).toEqual({ ok: false, error });
+    });
+
+    test('a serverset member not ALIVE is left out', () => {
+      expect(decodeInstance(Buffer.from('{"serviceEndpoint": {"host": "unix:/run/app.sock"}, "status": "DEAD"}'))).toEqual({ ok: false, status: 'DEAD', error: 'status DEAD (not ALIVE)' });
+    });
+  });
 });
