@@ -6,6 +6,7 @@ import { checkConfig } from '../../src/haproxy/config-check';
 import type { DesiredService } from '../../src/model/desired';
 import { normalizeServers, serverName, type Server } from '../../src/model/server';
 import { parseServiceDefinition, type ServiceDefinition } from '../../src/model/service';
+import { isUnixAddress } from '../../src/model/unix-socket';
 import { renderConfig, type RenderSettings } from '../../src/render/render';
 import { loadTemplates } from '../../src/render/templates';
 import { WATCHER_SCHEMAS } from '../../src/watchers';
@@ -99,7 +100,12 @@ const validHost = (): string =>
 const validPort = () => pick([1, 80, 443, 8080, 65535, 1 + int(65535)]);
 const validWeight = () => pick([0, 1, 100, 256, int(257)]);
 const hostPort = (h: string, p: number) => (isIP(h) === 6 ? `[${h}]:${p}` : `${h}:${p}`);
+const socketPath = () => `/${Array.from({ length: 1 + int(4) }, () => Array.from({ length: 1 + int(12) }, () => pick([...'abz09._~+@=,-'])).join('')).join('/')}`.replace(/\/\.\.?(?=\/|$)/g, '/x');
 const validServer = (): unknown => {
+  if (chance(0.15)) {
+    const path = socketPath();
+    return pick([() => `unix:${path}`, () => `unix:${path} ${validWeight()}`, () => ({ address: `unix:${path}` }), () => ({ address: `unix:${path}`, weight: validWeight(), backup: chance(0.5) })])();
+  }
   const h = validHost();
   const p = validPort();
   return pick([
@@ -207,7 +213,7 @@ function zkServers(): Server[] {
   const out: Server[] = [];
   for (let i = int(5); i > 0; i--) {
     const data = chance(0.5)
-      ? JSON.stringify(pick([{ address: validHost(), port: validPort() }, { host: validHost(), port: validPort(), weight: validWeight() }, { serviceEndpoint: { host: validHost(), port: validPort() } }, randomGarbage(2)])) ?? "null"
+      ? JSON.stringify(pick([{ address: validHost(), port: validPort() }, { address: `unix:${socketPath()}` }, { host: `unix:${socketPath()}`, weight: validWeight() }, { host: validHost(), port: validPort(), weight: validWeight() }, { serviceEndpoint: { host: validHost(), port: validPort() } }, randomGarbage(2)])) ?? "null"
       : chance(0.5) ? String(validServer()) : randomString();
     const r = decodeInstance(Buffer.from(data));
     if (r.ok) out.push(r.value);
@@ -215,7 +221,7 @@ function zkServers(): Server[] {
   return normalizeServers(out);
 }
 /** As HostResolver does: a hostname becomes an IP, its server keeps the name `hostname:port`. */
-const resolved = (servers: Server[]): Server[] => servers.map((s) => (isIP(s.address) ? s : { ...s, name: serverName(s), address: `127.0.0.${1 + (s.address.length % 250)}` }));
+const resolved = (servers: Server[]): Server[] => servers.map((s) => (isIP(s.address) || isUnixAddress(s.address) ? s : { ...s, name: serverName(s), address: `127.0.0.${1 + (s.address.length % 250)}` }));
 
 interface Accepted {
   blob: unknown;
