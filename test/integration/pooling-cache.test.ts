@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { AgentFixture } from '../support/agent';
 import { startCountingBackend, getFresh, type CountingBackend } from '../support/counting-backend';
@@ -14,6 +15,16 @@ async function attempts(rc: RuntimeClient, service: string): Promise<{ econ: num
   const rows = parseStat(output).filter((r) => r.pxname === service);
   const econ = rows.filter((r) => r.svname !== 'BACKEND').reduce((n, r) => n + Number(r.econ), 0);
   return { econ, wretr: Number(rows.find((r) => r.svname === 'BACKEND')?.wretr ?? NaN) };
+}
+
+/** `promtool check metrics` on a text: exit code and what it said. */
+function promtool(text: string): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    const child = execFile('promtool', ['check', 'metrics'], { timeout: 30_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, out: `${stdout}${stderr}` }),
+    );
+    child.stdin!.end(text);
+  });
 }
 
 async function statuses(n: number, port: number): Promise<number[]> {
@@ -161,5 +172,6 @@ describe('pool, fail_fast and cache with a real HAProxy', () => {
     expect(text).toContain(`proxymgr_haproxy_service_cache_lookups_total{service="${name}"} ${N}\n`);
     expect(text).toContain(`proxymgr_haproxy_service_cache_hits_total{service="${name}"} ${N - origin.requests}\n`);
     expect(text).not.toMatch(/cache_lookups_total\{service="plain"\}/);
+    expect(await promtool(text)).toEqual({ code: 0, out: '' });
   });
 });
