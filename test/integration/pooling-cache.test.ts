@@ -47,7 +47,8 @@ describe('pool, fail_fast and cache with a real HAProxy', () => {
     const [pooled, plain] = [await startCountingBackend(), await startCountingBackend()];
     backends.push(pooled, plain);
     const [pPort, nPort] = await freePorts(2);
-    const pool = { reuse: 'always', max_conn: 50, idle_timeout_ms: 30_000 };
+    // No `reuse`: the default is the one that shares connections between clients.
+    const pool = { max_conn: 50, idle_timeout_ms: 30_000 };
     const blob = (port: number, servers: number[], extra = {}) => ({ type: 'static', port, mode: 'http', servers: servers.map((p) => `127.0.0.1:${p}`), ...extra });
     agent = new AgentFixture({ services: { pooled: blob(pPort, [pooled.port], { pool }), plain: blob(nPort, [plain.port]) }, runtime: { drift_interval_ms: 0 } });
     await agent.start();

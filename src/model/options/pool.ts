@@ -4,13 +4,13 @@ import { needsHttp, type Feature } from './feature';
 /**
  * Connections to the servers kept open and shared by many clients (`pool`).
  *
- * HAProxy keeps idle server connections in HTTP mode by default, but its default reuse
- * policy (`safe`) never sends the first request of a client connection over one of them:
- * clients that make one request per connection (the common case behind another proxy or
- * with short-lived clients) still cost the server one new TCP connection each. `pool`
- * turns sharing on: `aggressive` (the default here) hands a new client an idle connection
- * the server has already kept alive once; `always` hands it any idle connection; `safe`
- * keeps HAProxy's default and only sets the pool's size and purge delay.
+ * HAProxy keeps idle server connections in HTTP mode by default, but which of them a
+ * client's first request may take depends on `http-reuse` (measured on 2.6, bench/pool-cache.ts):
+ * `safe` (HAProxy's default) never gives it an idle connection, and `aggressive` only one
+ * HAProxy has seen reused already, which clients making one request per connection never
+ * bring about: behind another proxy, or with short-lived clients, each request still
+ * cost the server one new TCP connection with either. So `pool` means `always` unless told otherwise: any idle
+ * connection serves any client, and 1,000 such requests cost the server about ten.
  */
 const pool = z
   .strictObject({
@@ -33,6 +33,6 @@ export const poolFeature: Feature = {
     if (p.idle_timeout_ms !== undefined) server.push(`pool-purge-delay ${p.idle_timeout_ms}ms`);
     // Keep-alive on both sides: a `defaults` line closing server connections
     // (`option http-server-close`, `option httpclose`) would leave nothing to pool.
-    return { listen: [`http-reuse ${p.reuse ?? 'aggressive'}`, 'option http-keep-alive'], server };
+    return { listen: [`http-reuse ${p.reuse ?? 'always'}`, 'option http-keep-alive'], server };
   },
 };

@@ -3,10 +3,11 @@ import { errorsOf } from './helpers';
 
 describe('pool', () => {
   test.each([
-    [{}, ['http-reuse aggressive', 'option http-keep-alive'], []],
+    [{}, ['http-reuse always', 'option http-keep-alive'], []],
+    [{ reuse: 'aggressive' }, ['http-reuse aggressive', 'option http-keep-alive'], []],
     [{ reuse: 'safe' }, ['http-reuse safe', 'option http-keep-alive'], []],
     [{ reuse: 'always', max_conn: 20 }, ['http-reuse always', 'option http-keep-alive'], ['pool-max-conn 20']],
-    [{ max_conn: 5, idle_timeout_ms: 30000 }, ['http-reuse aggressive', 'option http-keep-alive'], ['pool-max-conn 5 pool-purge-delay 30000ms']],
+    [{ max_conn: 5, idle_timeout_ms: 30000 }, ['http-reuse always', 'option http-keep-alive'], ['pool-max-conn 5 pool-purge-delay 30000ms']],
   ])('%j renders its proxy lines and server tokens', (pool, listen, server) => {
     expect(compileProxyOptions({ mode: 'http', pool })).toEqual({ listen: ['mode http', ...listen], server, sections: [] });
   });
