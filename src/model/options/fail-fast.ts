@@ -7,7 +7,7 @@ import type { Feature } from './feature';
  * server, and once every server is down each request is answered 503 without a connect
  * attempt. The checks bring a server back when it answers again.
  *
- * Measured on HAProxy 2.6 (docs/runtime-facts.md, "Failing fast"): with two servers on
+ * Measured on HAProxy 2.6 (docs/pooling-cache.md): with two servers on
  * closed ports, a service without it answers each request after 3 s (three retries one
  * second apart) until the checks have marked both servers down; with it, the first request
  * gets its 503 after at most one second (HAProxy waits min(1 s, timeout connect) before a
