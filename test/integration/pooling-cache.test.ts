@@ -161,14 +161,24 @@ describe('pool, fail_fast and cache with a real HAProxy', () => {
     expect(origin.requests).toBeLessThanOrEqual(2);
     expect(uncached.requests).toBe(N);
 
-    const services = (await (await fetch(`http://127.0.0.1:${apiPort}/api/services`)).json()) as Array<{ name: string; cache?: { lookups: number; hits: number; misses: number } }>;
+    // A reading may be served stale while HAProxy is slow to answer (a loaded machine): wait for a fresh one.
+    type View = Array<{ name: string; cache?: { lookups: number; hits: number; misses: number } }>;
+    let services: View = [];
+    await waitUntil('the lookups in /api/services', async () => {
+      services = (await (await fetch(`http://127.0.0.1:${apiPort}/api/services`)).json()) as View;
+      return services.find((s) => s.name === name)?.cache?.lookups === N;
+    }, 20_000, 200);
     const svc = services.find((s) => s.name === name);
     expect(svc?.cache?.lookups).toBe(N);
     expect(svc?.cache?.hits).toBe(N - origin.requests);
     expect(svc?.cache?.misses).toBe(origin.requests);
     expect(services.find((s) => s.name === 'plain')).not.toHaveProperty('cache');
 
-    const text = await (await fetch(`http://127.0.0.1:${apiPort}/metrics`)).text();
+    let text = '';
+    await waitUntil('the lookups in /metrics', async () => {
+      text = await (await fetch(`http://127.0.0.1:${apiPort}/metrics`)).text();
+      return text.includes(`proxymgr_haproxy_service_cache_lookups_total{service="${name}"} ${N}\n`);
+    }, 20_000, 200);
     expect(text).toMatch(/^# TYPE proxymgr_haproxy_service_cache_lookups_total counter$/m);
     expect(text).toContain(`proxymgr_haproxy_service_cache_lookups_total{service="${name}"} ${N}\n`);
     expect(text).toContain(`proxymgr_haproxy_service_cache_hits_total{service="${name}"} ${N - origin.requests}\n`);
