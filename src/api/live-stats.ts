@@ -26,11 +26,12 @@ export interface LiveStats {
   at?: number;
 }
 
-/** One per runtime client: the last reading, and the read in flight (at most one, whoever asks). */
+/** What one `show stat` gives. */
 interface Reading {
   servers: Map<string, LiveServer>;
   caches: Map<string, CacheCounts>;
 }
+/** One per runtime client: the last reading, and the read in flight (at most one, whoever asks). */
 interface StatsCache {
   last?: Reading & { at: number };
   inflight?: Promise<boolean>;
