@@ -11,13 +11,14 @@ import { join } from 'node:path';
 import { dashboard } from './dashboard';
 import { fleet } from './fleet';
 import { machine, QUICK, type Bench } from './lib/report';
+import { poolCache } from './pool-cache';
 import { propagation } from './propagation';
 import { reloadSafety } from './reload-safety';
 import { scale } from './scale';
 import { soak } from './soak';
 import { zookeeper } from './zookeeper';
 
-const ALL: Record<string, Bench> = { propagation, zookeeper, 'reload-safety': reloadSafety, scale, fleet, soak, dashboard };
+const ALL: Record<string, Bench> = { propagation, zookeeper, 'reload-safety': reloadSafety, scale, fleet, soak, dashboard, 'pool-cache': poolCache };
 
 async function main(): Promise<void> {
   const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());

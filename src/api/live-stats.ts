@@ -1,5 +1,6 @@
 import { parseStat } from '../haproxy/state-parse';
 import type { RuntimeClient } from '../haproxy/runtime-client';
+import { parseCacheCounts, type CacheCounts } from './cache-stats';
 
 export interface LiveServer {
   status: string;
@@ -17,15 +18,22 @@ export const FRESH_STATS_WAIT_MS = 500;
 export interface LiveStats {
   /** `backend/server` -> HAProxy's status and counters. */
   servers: Map<string, LiveServer>;
+  /** proxy -> its object cache's counters, for the proxies that looked something up (same reading as `servers`). */
+  caches: Map<string, CacheCounts>;
   /** True when `servers` is the last reading, not a fresh one (HAProxy slow, wedged or down); empty if there was none. */
   stale: boolean;
   /** When `servers` was read (epoch ms); undefined: never. */
   at?: number;
 }
 
+/** What one `show stat` gives. */
+interface Reading {
+  servers: Map<string, LiveServer>;
+  caches: Map<string, CacheCounts>;
+}
 /** One per runtime client: the last reading, and the read in flight (at most one, whoever asks). */
 interface StatsCache {
-  last?: { servers: Map<string, LiveServer>; at: number };
+  last?: Reading & { at: number };
   inflight?: Promise<boolean>;
 }
 const caches = new WeakMap<RuntimeClient, StatsCache>();
@@ -37,14 +45,14 @@ const caches = new WeakMap<RuntimeClient, StatsCache>();
  * /metrics, /api/services or the dashboard by more than `waitMs`.
  */
 export async function liveStats(client: RuntimeClient | undefined, waitMs = FRESH_STATS_WAIT_MS): Promise<LiveStats> {
-  if (!client) return { servers: new Map(), stale: false };
+  if (!client) return { servers: new Map(), caches: new Map(), stale: false };
   let cache = caches.get(client);
   if (!cache) caches.set(client, (cache = {}));
   const c = cache;
   if (!c.inflight) {
     c.inflight = readStats(client).then(
-      (servers) => {
-        c.last = { servers, at: Date.now() };
+      (reading) => {
+        c.last = { ...reading, at: Date.now() };
         return true;
       },
       () => false,
@@ -54,7 +62,7 @@ export async function liveStats(client: RuntimeClient | undefined, waitMs = FRES
   let timer: NodeJS.Timeout | undefined;
   const fresh = await Promise.race([c.inflight, new Promise<false>((r) => (timer = setTimeout(() => r(false), waitMs)))]);
   clearTimeout(timer);
-  return { servers: c.last?.servers ?? new Map(), stale: !fresh, at: c.last?.at };
+  return { servers: c.last?.servers ?? new Map(), caches: c.last?.caches ?? new Map(), stale: !fresh, at: c.last?.at };
 }
 
 /** `backend/server` -> HAProxy's status and counters; the last reading when HAProxy does not answer in time (see `liveStats`). */
@@ -65,13 +73,15 @@ export async function haproxyStats(client: RuntimeClient | undefined): Promise<M
 /** The `show stat` columns a LiveServer is made of. */
 const STAT_COLUMNS = ['pxname', 'svname', 'status', 'scur', 'stot', 'bin', 'bout', 'econ', 'eresp'];
 
-async function readStats(client: RuntimeClient): Promise<Map<string, LiveServer>> {
+async function readStats(client: RuntimeClient): Promise<Reading> {
   // Outside the batch queue: a read must not wait behind a batch (or a wedged one).
-  const output = await client.query('show stat -1 4 -1');
+  // Servers, plus the proxies' own rows for their cache counters (a few rows more, no second query).
+  const output = await client.query('show stat -1 7 -1');
   if (!output.startsWith('#')) throw new Error(`show stat: ${output.trim().slice(0, 200)}`);
   const out = new Map<string, LiveServer>();
   const n = (v: string | undefined) => Number(v ?? 0) || 0;
   for (const r of parseStat(output, STAT_COLUMNS)) {
+    if (r.svname === 'FRONTEND' || r.svname === 'BACKEND') continue;
     out.set(`${r.pxname}/${r.svname}`, {
       status: r.status,
       sessions_current: n(r.scur),
@@ -82,5 +92,5 @@ async function readStats(client: RuntimeClient): Promise<Map<string, LiveServer>
       response_errors: n(r.eresp),
     });
   }
-  return out;
+  return { servers: out, caches: parseCacheCounts(output) };
 }

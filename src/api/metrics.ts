@@ -4,6 +4,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { AgentView } from '../agent/view';
 import { ZkSession } from '../zk/session';
 import { liveStats, type LiveStats, type LiveServer } from './live-stats';
+import { cachedServices, type CacheCounts } from './cache-stats';
 import type { RuntimeClient } from '../haproxy/runtime-client';
 import { parseInfo } from '../haproxy/state-parse';
 
@@ -20,6 +21,8 @@ const LINT_FAILING_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_req
 // Runtime updates take milliseconds, reloads take tens to hundreds: one bucket set covers both.
 const SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const PLAN_SECONDS = [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05];
+/** A cache that has looked nothing up yet. */
+const NO_LOOKUPS: CacheCounts = { lookups: 0, hits: 0 };
 
 /**
  * Prometheus metrics. Counters and histograms follow the agent's events, so create
@@ -163,6 +166,25 @@ export function createMetrics(agent: AgentView, client: RuntimeClient | undefine
         const st = await stats();
         this.reset();
         for (const [key, v] of st) this.inc(labelsOf(key), value(v));
+      },
+    });
+  }
+
+  // The object caches' counters, per service that runs one (same reading as the server figures).
+  const cacheCounters = [
+    ['proxymgr_haproxy_service_cache_lookups_total', 'object cache lookups per service (HAProxy cache_lookups)', (c: CacheCounts) => c.lookups],
+    ['proxymgr_haproxy_service_cache_hits_total', 'object cache hits per service (HAProxy cache_hits)', (c: CacheCounts) => c.hits],
+  ] as const;
+  for (const [name, help, value] of cacheCounters) {
+    new Counter({
+      name,
+      help,
+      labelNames: ['service'],
+      registers,
+      async collect() {
+        const { caches } = await reading();
+        this.reset();
+        for (const service of cachedServices(agent.desiredServices())) this.inc({ service }, value(caches.get(service) ?? NO_LOOKUPS));
       },
     });
   }

@@ -6,6 +6,7 @@ import { isValidWeight } from '../model/server';
 import { servicesView, withLive } from './services-view';
 import type { Registry } from 'prom-client';
 import { liveStats } from './live-stats';
+import { cacheView, cachedServices } from './cache-stats';
 import type { RuntimeClient } from '../haproxy/runtime-client';
 import { statusOf, UnknownView } from './status';
 import type { Dashboard } from './dashboard';
@@ -218,7 +219,13 @@ export class ApiServer {
   private async services() {
     const live = await liveStats(this.client);
     const haproxy_stats = { stale: live.stale, age_ms: live.at === undefined ? null : Date.now() - live.at };
-    return withLive(servicesView(this.agent), live.servers).map((s) => ({ ...s, haproxy_stats }));
+    const cached = new Set(cachedServices(this.agent.desiredServices()));
+    return withLive(servicesView(this.agent), live.servers).map((s) => ({
+      ...s,
+      haproxy_stats,
+      // The object cache's lookups, hits and misses, for the services that run one.
+      ...(cached.has(s.name) && { cache: cacheView(live.caches.get(s.name)) }),
+    }));
   }
 }
 

@@ -1,5 +1,6 @@
 import type { Feature } from './feature';
 import { poolFeature } from './pool';
+import { failFastFeature } from './fail-fast';
 import { cacheFeature } from './cache';
 import { fcgiFeature } from './fcgi';
 import { priorityFeature } from './priority';
@@ -8,4 +9,4 @@ import { priorityFeature } from './priority';
  * The typed key groups beyond the base ones in proxy-options.ts, in the order their
  * lines are rendered. Each file holds one group: its keys, its rules, its HAProxy lines.
  */
-export const FEATURES: readonly Feature[] = [poolFeature, cacheFeature, fcgiFeature, priorityFeature];
+export const FEATURES: readonly Feature[] = [poolFeature, failFastFeature, cacheFeature, fcgiFeature, priorityFeature];
