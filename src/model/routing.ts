@@ -5,9 +5,10 @@ import { z } from 'zod';
  * that declare the same port share one frontend; each may route by host and path, and
  * the one without `match` takes the rest.
  */
-const pathPrefix = z.string().regex(/^\/[\x21-\x7e]*$/, 'must start with / and hold no spaces or control characters').max(1024);
-const pathSuffix = z.string().regex(/^[\x21-\x7e]+$/, 'must hold no spaces or control characters').max(1024);
-const hostName = z
+// Exported for other `match`-like keys (priority classes) that select requests the same way.
+export const pathPrefix = z.string().regex(/^\/[\x21-\x7e]*$/, 'must start with / and hold no spaces or control characters').max(1024);
+export const pathSuffix = z.string().regex(/^[\x21-\x7e]+$/, 'must hold no spaces or control characters').max(1024);
+export const hostName = z
   .string()
   .regex(/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/, 'must be a host name such as api.example.com')
   .max(253)
