@@ -45,6 +45,7 @@ const pathInfoRegex = z
   });
 
 const PARAM_NAME = /^[A-Z_][A-Z0-9_]{0,63}$/;
+const PARAM_NAME_RULE = 'must be an upper-case name such as APP_ENV (A-Z, 0-9, _; at most 64; HAProxy sends names upper-cased)';
 const paramValue = z.string().min(1, 'must not be empty').max(1024, 'must be at most 1024 characters').regex(printable, 'must be printable ASCII (no control characters)');
 
 const fcgi = z.strictObject({
@@ -56,15 +57,11 @@ const fcgi = z.strictObject({
   path_info: z.union([z.boolean(), pathInfoRegex], 'must be true, false or a regular expression').optional(),
   /** Extra FastCGI parameters; values are literal text (a `%` is a `%`, not a log-format tag). */
   params: z
-    .record(z.string(), paramValue)
-    // Checked here rather than as the record's key schema, whose error would not say what a name must be.
-    .superRefine((params, ctx) => {
-      const names = Object.keys(params);
-      if (names.length > 100) ctx.addIssue({ code: 'custom', message: 'must have at most 100 parameters' });
-      for (const name of names) {
-        if (!PARAM_NAME.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: 'must be an upper-case name such as APP_ENV (A-Z, 0-9, _; at most 64; HAProxy sends names upper-cased)' });
-      }
+    .record(z.string().regex(PARAM_NAME), paramValue, {
+      // The key's own error would only say "Invalid key in record".
+      error: (issue) => (issue.code === 'invalid_key' ? PARAM_NAME_RULE : undefined),
     })
+    .refine((params) => Object.keys(params).length <= 100, 'must have at most 100 parameters')
     .optional(),
 });
 
