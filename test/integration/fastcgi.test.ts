@@ -98,6 +98,34 @@ describe('FastCGI backends (PHP-FPM) behind HAProxy', () => {
     expect(plan).toBeDefined();
   });
 
+  test('a changed param reloads (the fcgi-app section changed) and reaches PHP; a path_info regex HAProxy refuses is pinned on the service, which keeps running', async () => {
+    const one = await pool('one');
+    const port = await freePort();
+    agent = new AgentFixture({ services: { php: blob(port, one.docroot, [one.server]) } });
+    await agent.start();
+    expectAccepted(agent, 'php');
+    await waitUntil('the PHP page through HAProxy', () => fetchPath(port, '/index.php').then((r) => r.status === 200, () => false), 10_000);
+
+    let from = agent.mark();
+    const changed = blob(port, one.docroot, [one.server]);
+    changed.fcgi.params.APP_GREETING = 'changed';
+    agent.writeService('php', changed);
+    const reload = await agent.waitLog((l) => l.event === 'reload', 10_000, from);
+    expect(reload.reason).toMatch(/reconfigured: php/);
+    await waitUntil('the new param served', async () => (await page(port, '/index.php')).APP_GREETING === 'changed', 10_000);
+
+    // Valid as a JavaScript regex (an empty class), not for HAProxy's PCRE (an unterminated class).
+    from = agent.mark();
+    const refused = blob(port, one.docroot, [one.server]);
+    (refused.fcgi as Record<string, unknown>).path_info = '^(/.+[]a)(/.*)?$';
+    agent.writeService('php', refused);
+    const rejected = await agent.waitLog((l) => l.event === 'service_rejected' && l.service === 'php', 10_000, from);
+    expect(rejected.stage).toBe('haproxy -c');
+    expect(JSON.stringify(rejected.haproxy)).toMatch(/regex/);
+    expect(rejected.keeping).toBe('running definition');
+    expect((await page(port, '/index.php/x')).PATH_INFO).toBe('/x');
+  });
+
   test('PHP-FPM on a unix socket (server "unix:/abs/path.sock")', async () => {
     const fpm = await pool('sock', { listen: 'unix' });
     const port = await freePort();

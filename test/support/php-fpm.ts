@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -67,6 +67,8 @@ export class PhpFpm {
     if (!bin) throw new Error('php-fpm not installed (scripts/install-deps.sh --test)');
     if (this.listen === 'tcp' && !this.port) this.port = await freePort();
     mkdirSync(this.docroot, { recursive: true });
+    // mkdtemp makes the directory 0700: an HAProxy running as another user could not reach the socket in it.
+    if (this.listen === 'unix') chmodSync(this.dir, 0o755);
     writeFileSync(join(this.docroot, 'index.php'), PAGE);
     const conf = join(this.dir, 'php-fpm.conf');
     writeFileSync(
