@@ -35,8 +35,9 @@ const pathInfoRegex = z
   .superRefine((source, ctx) => {
     let groups: number;
     try {
+      new RegExp(source);
       // An alternative that matches the empty string reveals the group count.
-      groups = new RegExp(`${source}|`).exec('')!.length - 1;
+      groups = new RegExp(`(?:${source})|`).exec('')!.length - 1;
     } catch {
       ctx.addIssue({ code: 'custom', message: 'must be a valid regular expression' });
       return;

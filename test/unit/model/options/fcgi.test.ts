@@ -55,6 +55,7 @@ describe('fcgi keys refused, naming the key', () => {
     [php({ root: '/srv', path_info: "^(/.+')$" }), /^fcgi\.path_info: .*without ' \(quote\)/m],
     [php({ root: '/srv', path_info: '^(/.+\\.php' }), /^fcgi\.path_info: must be a valid regular expression/m],
     [php({ root: '/srv', path_info: '^/.+\\.php$' }), /^fcgi\.path_info: must capture the script name/m],
+    [php({ root: '/srv', path_info: '^(/x)\\' }), /^fcgi\.path_info: must be a valid regular expression/m],
     [php({ root: '/srv', path_info: '^(/x)\n' }), /^fcgi\.path_info/m],
     [php({ root: '/srv', path_info: 1 }), /^fcgi\.path_info: must be true, false or a regular expression/m],
     [php({ root: '/srv', params: { app_env: 'x' } }), /^fcgi\.params\.app_env: must be an upper-case name/m],
