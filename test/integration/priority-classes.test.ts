@@ -60,9 +60,11 @@ async function queued(rc: RuntimeClient, service: string): Promise<number> {
     .reduce((n, r) => n + (Number(r.qcur) || 0), 0);
 }
 
+const BATCH = `low 'nightly' "#1" $HOME`;
 const PRIORITY = [
   { match: { path_prefix: ['/checkout'] }, class: 10 },
-  { match: { header: { name: 'X-Batch', value: 'yes' } }, class: -5 },
+  // A value HAProxy's line parser would split or cut short unless quoted.
+  { match: { header: { name: 'X-Batch', value: BATCH } }, class: -5 },
 ];
 
 // Classful scheduling: when requests queue for a busy server, a higher class is served first.
@@ -109,7 +111,7 @@ describe('priority classes with a real HAProxy', () => {
     await waitUntil('the first page at the backend', () => backend!.arrived.length === 1, 10_000);
     // Each group is fired and seen queued before the next, so arrival order is certain on a loaded machine.
     const groups: Array<[string, string, Record<string, string>]> = [
-      ['batch', '/report', { 'X-Batch': 'yes' }],
+      ['batch', '/report', { 'X-Batch': BATCH }],
       ['page', '/page', {}],
       ['checkout', '/checkout', {}],
     ];
