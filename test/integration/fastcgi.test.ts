@@ -4,6 +4,7 @@ import { AgentFixture } from '../support/agent';
 import { freePort, waitUntil } from '../support/net';
 import { PhpFpm, parsePage } from '../support/php-fpm';
 import { RuntimeClient } from '../../src/haproxy/runtime-client';
+import { parseStat } from '../../src/haproxy/state-parse';
 
 /** GET `path` through HAProxy; resolves status and body. */
 function fetchPath(port: number, path: string): Promise<{ status: number; body: string }> {
@@ -50,26 +51,29 @@ describe('FastCGI backends (PHP-FPM) behind HAProxy', () => {
     await Promise.all(pools.splice(0).map((p) => p.cleanup()));
   });
 
-  const blob = (port: number, docroot: string, servers: string[]) => ({
+  const blob = (port: number, docroot: string, servers: string[], extra: Record<string, unknown> = {}) => ({
     type: 'static',
     port,
     mode: 'http',
     proto: 'fcgi',
     fcgi: { root: docroot, index: 'index.php', path_info: true, params: { APP_GREETING: GREETING } },
     servers,
+    ...extra,
   });
 
-  test('a PHP page through HAProxy: script name and PATH_INFO split, a literal param, the query string; a second PHP-FPM added at runtime serves too, with no reload', async () => {
+  test('a PHP page through HAProxy: script name and PATH_INFO split, a literal param, the query string; a second PHP-FPM added at runtime serves too, passes its HTTP check over FastCGI, with no reload', async () => {
     const one = await pool('one');
     // The same application on both pools: the service has one root for all its servers.
     const two = await pool('two', { docroot: one.docroot });
     const port = await freePort();
-    agent = new AgentFixture({ services: { php: blob(port, one.docroot, [one.server]) }, runtime: { drift_interval_ms: 0 } });
+    // HTTP checks of FastCGI servers go through the fcgi-app too: PHP-FPM answers them.
+    const checked = { check: { interval_ms: 200, rise: 1, fall: 2, http_path: '/index.php', expect_status: 200 } };
+    agent = new AgentFixture({ services: { php: blob(port, one.docroot, [one.server], checked) }, runtime: { drift_interval_ms: 0 } });
     await agent.start();
     expectAccepted(agent, 'php');
     const cfg = readFileSync(agent.configPath, 'utf8');
     expect(cfg).toMatch(/^ {4}use-fcgi-app php$/m);
-    expect(cfg).toMatch(new RegExp(`^ {4}server 127\\.0\\.0\\.1:${one.port} 127\\.0\\.0\\.1:${one.port} proto fcgi`, 'm'));
+    expect(cfg).toMatch(new RegExp(`^ {4}server 127\\.0\\.0\\.1:${one.port} 127\\.0\\.0\\.1:${one.port} .*\\bproto fcgi\\b`, 'm'));
     expect(cfg).toMatch(/^fcgi-app php$/m);
 
     await waitUntil('the PHP page through HAProxy', () => fetchPath(port, '/index.php').then((r) => r.status === 200, () => false), 10_000);
@@ -85,9 +89,14 @@ describe('FastCGI backends (PHP-FPM) behind HAProxy', () => {
     expect(await page(port, '/?a=1')).toMatchObject({ FPM_NAME: 'one', SCRIPT_NAME: '/index.php', QUERY_STRING: 'a=1' });
 
     const from = agent.mark();
-    agent.writeService('php', blob(port, one.docroot, [one.server, two.server]));
+    agent.writeService('php', blob(port, one.docroot, [one.server, two.server], checked));
     const rc = new RuntimeClient(agent.socketPath);
     await waitUntil('the second PHP-FPM in HAProxy', async () => (await rc.showServersState('php')).length === 2, 10_000);
+    await waitUntil('both PHP-FPM servers passing their HTTP check over FastCGI', async () => {
+      const [{ output }] = await rc.batch(['show stat']);
+      const rows = parseStat(output, ['pxname', 'svname', 'status', 'check_status']).filter((r) => r.pxname === 'php' && r.svname.startsWith('127.'));
+      return rows.length === 2 && rows.every((r) => r.status === 'UP' && r.check_status === 'L7OK');
+    }, 10_000);
     const served = new Set<string>();
     await waitUntil('both PHP-FPM pools answering through HAProxy', async () => {
       served.add((await page(port, '/index.php/p')).FPM_NAME);
@@ -126,13 +135,24 @@ describe('FastCGI backends (PHP-FPM) behind HAProxy', () => {
     expect((await page(port, '/index.php/x')).PATH_INFO).toBe('/x');
   });
 
-  test('PHP-FPM on a unix socket (server "unix:/abs/path.sock")', async () => {
+  test('PHP-FPM on a unix socket (server "unix:/abs/path.sock"); a second socket pool added at runtime serves too, with no reload', async () => {
     const fpm = await pool('sock', { listen: 'unix' });
     const port = await freePort();
-    agent = new AgentFixture({ services: { php: blob(port, fpm.docroot, [`unix:${fpm.socketPath}`]) } });
+    agent = new AgentFixture({ services: { php: blob(port, fpm.docroot, [`unix:${fpm.socketPath}`]) }, runtime: { drift_interval_ms: 0 } });
     await agent.start();
     expectAccepted(agent, 'php');
     await waitUntil('the PHP page through HAProxy', () => fetchPath(port, '/index.php').then((r) => r.status === 200, () => false), 10_000);
     expect(await page(port, '/index.php/a/b?c=d')).toMatchObject({ FPM_NAME: 'sock', SCRIPT_NAME: '/index.php', PATH_INFO: '/a/b', QUERY_STRING: 'c=d', APP_GREETING: GREETING });
+
+    const other = await pool('sock2', { listen: 'unix', docroot: fpm.docroot });
+    const from = agent.mark();
+    agent.writeService('php', blob(port, fpm.docroot, [`unix:${fpm.socketPath}`, `unix:${other.socketPath}`]));
+    expectAccepted(agent, 'php', from);
+    const served = new Set<string>();
+    await waitUntil('both socket pools answering through HAProxy', async () => {
+      served.add((await page(port, '/index.php')).FPM_NAME);
+      return served.size === 2;
+    }, 10_000);
+    expect(agent.events('reload', from)).toHaveLength(0);
   });
 });
