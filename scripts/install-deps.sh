@@ -2,7 +2,7 @@
 # Installs what proxymgr needs and is missing: HAProxy (>= 2.6) from Debian, and the npm dependencies.
 # With --zookeeper, also ZooKeeper 3.8 and Java (scripts/zookeeper.sh). With --test, also the
 # servers the tests start on 127.0.0.1: ZooKeeper 3.8 (and Java) and dnsmasq,
-# Debian's Chromium for the dashboard's browser test, systemd-analyze and promtool.
+# Debian's Chromium for the dashboard's browser test, systemd-analyze, promtool and PHP-FPM.
 # Safe to run again: it installs nothing that is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +20,7 @@ if [ "${1:-}" = "--test" ]; then
   [ -x /usr/bin/chromium ] || need+=(chromium)
   command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)   # verifies contrib/proxymgr.service
   command -v promtool >/dev/null 2>&1 || need+=(prometheus)     # promtool check metrics on /metrics
+  compgen -G '/usr/sbin/php-fpm*' >/dev/null || need+=(php-fpm)  # the FastCGI backends' test (the tests start their own)
 fi
 if ((${#need[@]})); then
   echo "install-deps: installing ${need[*]} from Debian" >&2
@@ -32,6 +33,19 @@ if ((${#need[@]})); then
   if [[ " ${need[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
     $SUDO systemctl disable --now prometheus.service >/dev/null 2>&1 || true
   fi
+  # Nor Debian's PHP-FPM pool: the tests run their own, with their own config and socket.
+  if [[ " ${need[*]} " == *" php-fpm "* ]]; then
+    for unit in /lib/systemd/system/php*-fpm.service; do
+      [ -e "$unit" ] || continue
+      name=$(basename "$unit" .service)
+      if [ -d /run/systemd/system ]; then
+        $SUDO systemctl disable --now "$name" >/dev/null 2>&1 || true
+      else
+        # No systemd (a container): the package's init script may have started it.
+        $SUDO service "$name" stop >/dev/null 2>&1 || true
+      fi
+    done
+  fi
 fi
 
 version=$(haproxy -v | sed -n 's/^HAProxy version \([0-9]*\.[0-9]*\).*/\1/p')
@@ -40,8 +54,12 @@ if ! printf '%s\n2.6\n' "$version" | sort -V -C -r; then
   exit 1
 fi
 
-# npm ci only when node_modules is missing or older than the lock file.
-if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+# npm ci only when node_modules is missing or older than the lock file. Never through a
+# symlinked node_modules (a worktree sharing another checkout's): npm ci empties the target
+# first, under whoever else is using it.
+if [ -L node_modules ]; then
+  echo "install-deps: node_modules is a symlink; not running npm ci (run it where it points)" >&2
+elif [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "install-deps: npm ci" >&2
   npm ci --no-audit --no-fund --loglevel=error
 fi

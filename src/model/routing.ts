@@ -10,10 +10,11 @@ import { z } from 'zod';
 // quoted string, `\` escapes. None can be in a request's path as sent anyway.
 const PATH_CHARS = "[\\x21\\x24-\\x26\\x28-\\x5b\\x5d-\\x7e]";
 const NOT_SYNTAX = 'no spaces, control characters, #, quotes or backslashes';
-const pathPrefix = z.string().regex(new RegExp(`^/${PATH_CHARS}*$`), `must start with / and hold ${NOT_SYNTAX}`).max(1024);
-const pathSuffix = z.string().regex(new RegExp(`^${PATH_CHARS}+$`), `must hold ${NOT_SYNTAX}`).max(1024);
+// Exported for other `match`-like keys (priority classes) that select requests the same way.
+export const pathPrefix = z.string().regex(new RegExp(`^/${PATH_CHARS}*$`), `must start with / and hold ${NOT_SYNTAX}`).max(1024);
+export const pathSuffix = z.string().regex(new RegExp(`^${PATH_CHARS}+$`), `must hold ${NOT_SYNTAX}`).max(1024);
 const pathGlob = z.string().regex(new RegExp(`^/${PATH_CHARS}*$`), `must start with / and hold ${NOT_SYNTAX}`).max(1024);
-const hostName = z
+export const hostName = z
   .string()
   .regex(/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/, 'must be a host name such as api.example.com')
   .max(253)
