@@ -42,6 +42,8 @@ export class StickyOffline {
   private readonly memory = new Map<string, Map<string, StickyMemory>>();
   private sticky?: { all: readonly DesiredService[]; names: string[] };
   private costMs = 0;
+  /** Services with a sticky_offline hold seen defined in this run: only those can be seen to leave. */
+  private readonly seen = new Set<string>();
 
   constructor(private readonly d: StickyDeps) {}
 
@@ -149,12 +151,15 @@ export class StickyOffline {
    * A server that left its source takes its sticky_offline override with it: the agent set
    * it, not an operator, and in a source whose servers come and go (new addresses, new
    * ports) such overrides would pile up. Only when the source is known to have spoken: the
-   * service is gone, or its watcher reported and its source answers.
+   * service was seen in this run and is gone, or its watcher reported and its source answers.
+   * A service never seen since start (a source slow to list) keeps its holds.
    */
   private dropLeft(): void {
     for (const [service, own] of this.d.desired.allOverrides()) {
+      const entry = this.d.entry(service);
+      if (entry) this.seen.add(service);
       for (const [server, o] of own) {
-        if (o.reason !== 'sticky_offline' || !leftSource(this.d.entry(service), server)) continue;
+        if (o.reason !== 'sticky_offline' || !leftSource(entry, server, this.seen.has(service))) continue;
         try {
           this.d.set(service, server, undefined);
         } catch {
@@ -162,13 +167,17 @@ export class StickyOffline {
         }
         this.d.log.info({ event: 'sticky_offline_dropped', service, server }, `${service}/${server} left its source: its sticky_offline hold is dropped`);
       }
+      if (!entry && !this.d.desired.allOverrides().has(service)) this.seen.delete(service);
     }
   }
 }
 
-/** The server is no longer in its service's source (or the service is gone), as far as the source has said. */
-export function leftSource(entry: ServiceEntry | undefined, server: string): boolean {
-  if (!entry) return true;
+/**
+ * The server is no longer in its service's source, as far as the source has said: the
+ * service is gone (and was seen in this run), or its watcher reported without it.
+ */
+export function leftSource(entry: ServiceEntry | undefined, server: string, seen: boolean): boolean {
+  if (!entry) return seen;
   if (!entry.def || !entry.serversReported || entry.sourceError !== undefined) return false;
   return !entry.servers.some((s) => serverName(s) === server);
 }
