@@ -98,16 +98,9 @@ export class Agent implements AgentView {
       this.reloader = new Reloader(() => ({ binary: this.config.haproxy.path, configPath: this.config.haproxy.config_path, stateFile: this.config.haproxy.state_file }), this.supervisor, this.client, log);
       // A restarted HAProxy runs the config file, which holds every current server; re-check states.
       this.supervisor.on('restarted', () => this.runtimePath?.queue('after-reload'));
-      this.sticky = new StickyOffline({
-        client: this.client,
-        log,
-        config: () => this.config,
-        desired: this.desired,
-        entry: (n) => this.services.get(n),
-        runs: (n) => this.apply.running.has(n),
-        // Saved first (an operator's override like any), then out over the runtime API.
-        set: (service, server, o) => this.operator.set(service, server, o).ok && this.changed(service),
-      });
+      // A hold is an override like an operator's: saved first, then out over the runtime API.
+      const sticky = { desired: this.desired, entry: (n: string) => this.services.get(n), runs: (n: string) => this.apply.running.has(n) };
+      this.sticky = new StickyOffline({ client: this.client, log, config: () => this.config, ...sticky, set: (service, server, o) => this.setOverride(service, server, o) });
       this.health = HaproxyHealth.forAgent({ client: this.client, supervisor: this.supervisor, log, config: () => this.config, shouldRun: () => this.started && !this.stopped, afterRestart: () => this.runtimePath?.queue('after-reload') });
     }
   }

@@ -1,17 +1,16 @@
 import type { Config } from '../config/load';
 import type { RuntimeClient } from '../haproxy/runtime-client';
-import { parseStat } from '../haproxy/state-parse';
+import { parseCheckRows } from '../haproxy/check-rows';
 import type { Logger } from '../log';
 import type { DesiredService } from '../model/desired';
 import { serverName } from '../model/server';
-import { observe, type CheckReading, type StickyMemory } from '../plan/sticky-offline';
+import { observe, type StickyMemory } from '../plan/sticky-offline';
 import type { DesiredState, Override } from './desired-state';
 import { MAX_CHECK_TEXT } from './override-file';
 import type { ServiceEntry } from './service-table';
 
 // A reading costs about 1/COST_SHARE of the agent's time at most: a slow one spaces the next.
 const COST_SHARE = 20;
-const COLUMNS = ['svname', 'status', 'chkfail', 'chkdown', 'check_status', 'last_chk', 'check_desc'];
 
 export interface StickyDeps {
   client: RuntimeClient;
@@ -22,8 +21,8 @@ export interface StickyDeps {
   entry(name: string): ServiceEntry | undefined;
   /** HAProxy runs this service (its backend exists). */
   runs(name: string): boolean;
-  /** Sets or clears an override, saved before it returns (throws when it cannot be saved), and applies it. */
-  set(service: string, server: string, override: Override | undefined): void;
+  /** Sets or clears an override, saved before it returns (throws when it cannot be saved), and applies it; false: no such server. */
+  set(service: string, server: string, override: Override | undefined): boolean;
 }
 
 /**
@@ -103,18 +102,11 @@ export class StickyOffline {
     if (!desired) return;
     const before = this.memory.get(service);
     const after = new Map<string, StickyMemory>();
-    for (const row of parseStat(output, COLUMNS)) {
-      const server = row.svname;
+    for (const reading of parseCheckRows(output)) {
+      const server = reading.server;
       const want = desired.get(server);
       // Servers leaving (draining, being deleted) are the agent's own doing.
       if (want === undefined) continue;
-      const reading: CheckReading = {
-        status: row.status,
-        checkStatus: row.check_status,
-        checkText: row.last_chk || row.check_desc,
-        chkfail: Number(row.chkfail) || 0,
-        chkdown: Number(row.chkdown) || 0,
-      };
       const prev = before?.get(server);
       const { memory, offline } = observe(prev, reading, want.held);
       if (offline === undefined || this.hold(service, server, offline)) after.set(server, memory);
@@ -135,7 +127,7 @@ export class StickyOffline {
   private hold(service: string, server: string, check: string): boolean {
     const override: Override = { state: 'maint', reason: 'sticky_offline', at: new Date().toISOString(), check: check.slice(0, MAX_CHECK_TEXT) };
     try {
-      this.d.set(service, server, override);
+      if (!this.d.set(service, server, override)) return false;
     } catch (err) {
       this.d.log.error({ event: 'sticky_offline_failed', service, server, error: (err as Error).message }, `sticky_offline: could not hold ${service}/${server} out: ${(err as Error).message}`);
       return false;

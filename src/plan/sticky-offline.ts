@@ -70,7 +70,7 @@ export function observe(memory: StickyMemory | undefined, r: CheckReading, held:
   const proven = memory?.proven === true;
   if (proven && phase === 'down') return { memory: { proven: false, ...counters }, offline: describeCheck(r) };
   if (proven && phase === 'up' && r.chkdown > memory!.chkdown && r.chkfail > memory!.chkfail) {
-    return { memory: { proven: false, ...counters }, offline: `down and back up between two readings (last check: ${describeCheck(r)})` };
+    return { memory: { proven: false, ...counters }, offline: 'down and back up between two readings' };
   }
   const passed = phase === 'up' && PASSED.has(bareStatus(r.checkStatus));
   return { memory: { proven: phase === 'up' && (proven || passed), ...counters } };

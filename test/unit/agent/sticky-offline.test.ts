@@ -116,8 +116,9 @@ describe('StickyOffline', () => {
       runs: () => true,
       set: (service, server, o) => {
         set.push([service, server, o]);
-        desired.setOverride(service, server, o);
+        const ok = desired.setOverride(service, server, o).ok;
         desired.refresh();
+        return ok;
       },
     };
     return { sticky: new StickyOffline(deps), client, set, entries, desired };
