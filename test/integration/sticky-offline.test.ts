@@ -1,12 +1,14 @@
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
 import { AgentFixture, type LogLine } from '../support/agent';
 import { startBackends, type Backends } from '../support/backends';
 import { freePort, freePorts, sample, waitUntil } from '../support/net';
 import { RuntimeClient } from '../../src/haproxy/runtime-client';
 
 const TOKEN = 'sticky-token-0123456789abcdef';
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A backend that can be stopped and started again on the same port. */
@@ -160,5 +162,48 @@ describe('sticky_offline', () => {
     await agent.waitLog((l) => l.event === 'service_defined' && l.service === 'sticky', 5000, from);
     await sleep(500);
     expect(agent.events('reload', from)).toEqual([]);
+  });
+
+  test('the dashboard says why the server is out, and its Ready button brings it back', async () => {
+    const fp = await flappyPort;
+    const [sp] = steady.ports;
+    const [stickyPort, apiPort] = await freePorts(2);
+    const name = `127.0.0.1:${fp}`;
+    const blob = { type: 'static', port: stickyPort, servers: [name, `127.0.0.1:${sp}`], check: { interval_ms: 100, fall: 1, rise: 1 }, sticky_offline: true };
+    agent = new AgentFixture({ services: { sticky: blob }, extraYaml: `api:\n  listen: "127.0.0.1:${apiPort}"\n  token: ${TOKEN}\n  stats_interval_ms: 250` });
+    await agent.start();
+    await agent.waitLog((l) => l.event === 'api_listening');
+    const client = new RuntimeClient(agent.socketPath);
+    await waitUntil('flappy UP', async () => (await sample(stickyPort, 4)).has(`b${fp}`), 10_000);
+    await sleep(2500);
+    await flappy.stop();
+    await agent.waitLog((l) => l.event === 'sticky_offline' && l.server === name, 10_000);
+    await flappy.start();
+
+    let browser: Browser | undefined;
+    try {
+      browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+      const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+      const pageErrors: string[] = [];
+      page.on('pageerror', (e) => pageErrors.push(e.message));
+      await page.goto(`http://127.0.0.1:${apiPort}/`);
+      await page.locator('#service-rows [data-service="sticky"]').getByRole('button', { name: 'sticky', exact: true }).click();
+      const row = page.locator(`[data-panel="sticky"] tr[data-server="${name}"]`);
+      await row.locator('td[data-state="maint"]', { hasText: 'maint (health check)' }).waitFor({ timeout: 10_000 });
+      const note = row.locator('.offline-note');
+      expect(await note.textContent()).toMatch(/^offline since \d\d:\d\d: health check failed \(L4(CON|TOUT)[^)]*\); set Ready to bring it back$/);
+      await page.locator('#feed li[data-event="sticky_offline"]').first().waitFor({ timeout: 5000 });
+
+      await page.getByRole('button', { name: `Ready ${name} in sticky` }).click();
+      await page.getByLabel('Token', { exact: true }).fill(TOKEN);
+      await page.getByRole('button', { name: 'Save token' }).click();
+      await waitUntil('flappy back in rotation', async () => (await sample(stickyPort, 6)).has(`b${fp}`), 10_000);
+      expect((await client.showServersState('sticky')).find((s) => s.name === name)?.maint).toBe(false);
+      await note.waitFor({ state: 'hidden', timeout: 5000 });
+      await row.locator('td[data-state="ready"]').waitFor({ timeout: 5000 });
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await browser?.close();
+    }
   });
 });
