@@ -1,7 +1,7 @@
 // The panel under an expanded service's row: its problems, its servers (from the stream's
 // `servers` and `server-stats` events for watched services) with the state buttons, and
 // its history charts, plus one server's charts on demand.
-import { ago, capital, h, num, setText } from './dom.js';
+import { ago, capital, h, hhmm, num, setText } from './dom.js';
 import { HistoryCharts } from './charts.js';
 import { setServerState } from './actions.js';
 
@@ -11,6 +11,13 @@ let panels = 0;
 
 const enc = encodeURIComponent;
 const rangeName = { hour: 'Last hour', day: '24 hours' };
+
+/** Why sticky_offline holds a server out, with the time in the browser's zone. */
+function offlineText(o) {
+  const at = Date.parse(o.at);
+  const since = Number.isNaN(at) ? '' : ` since ${hhmm(at)}`;
+  return `offline${since}: health check failed (${o.check || 'no detail'}); set Ready to bring it back`;
+}
 
 export class ServicePanel {
   constructor(name, data, columns) {
@@ -103,8 +110,10 @@ export class ServicePanel {
 
   createServer(server) {
     const service = this.name;
+    const stateText = h('span');
+    const offline = h('div', { class: 'offline-note', hidden: true });
     const cells = {
-      state: h('td'), haproxy: h('td'), weight: h('td', { class: 'num' }),
+      state: h('td', {}, stateText, offline), haproxy: h('td'), weight: h('td', { class: 'num' }),
       sessions: h('td', { class: 'num' }), rate: h('td', { class: 'num' }), errors: h('td', { class: 'num' }),
     };
     const buttons = STATES.map((st) => h('button', {
@@ -118,7 +127,7 @@ export class ServicePanel {
     const tr = h('tr', { 'data-server': server }, h('th', { scope: 'row', text: server }), cells.state, cells.haproxy, cells.weight,
       cells.sessions, cells.rate, cells.errors,
       h('td', {}, h('div', { class: 'actions', role: 'group', 'aria-label': `State of ${server}` }, ...buttons)), h('td', {}, history));
-    const row = { tr, cells, buttons, history };
+    const row = { tr, cells, buttons, history, stateText, offline };
     this.rows.set(server, row);
     return row;
   }
@@ -126,7 +135,11 @@ export class ServicePanel {
   updateServer(row, srv) {
     const { cells } = row;
     const o = srv.override ?? {};
-    setText(cells.state, srv.state + (o.state ? ' (operator)' : ''));
+    const sticky = o.reason === 'sticky_offline';
+    setText(row.stateText, srv.state + (sticky ? ' (health check)' : o.state ? ' (operator)' : ''));
+    // sticky_offline: the agent holds the server out until someone sets it Ready; say why.
+    setText(row.offline, sticky ? offlineText(o) : '');
+    row.offline.hidden = !sticky;
     cells.state.dataset.state = srv.state;
     setText(cells.haproxy, srv.haproxy ?? 'not in HAProxy yet');
     cells.haproxy.dataset.haproxy = srv.haproxy === null ? 'none' : srv.haproxy;

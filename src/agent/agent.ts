@@ -18,6 +18,7 @@ import { OperatorOverrides } from './operator-overrides';
 import { Reloader } from './reloader';
 import { applySettings, replaceSource, settleConfig, sourceChanged } from './settings-change';
 import { RuntimePath } from './runtime-path';
+import { StickyOffline } from './sticky-offline';
 import { ServiceTable, type ServiceStatus } from './service-table';
 import type { AgentEvents, AgentOptions, AgentStats, AgentView, ApplyOutcome } from './view';
 
@@ -37,6 +38,7 @@ export class Agent implements AgentView {
   private readonly runtimePath?: RuntimePath;
   private readonly reloader?: Reloader;
   private readonly health?: HaproxyHealth;
+  private readonly sticky?: StickyOffline;
   private readonly resolver: HostResolver;
   private readonly reloadTimer: Quiescence;
   private renderer: IncrementalRenderer;
@@ -96,6 +98,9 @@ export class Agent implements AgentView {
       this.reloader = new Reloader(() => ({ binary: this.config.haproxy.path, configPath: this.config.haproxy.config_path, stateFile: this.config.haproxy.state_file }), this.supervisor, this.client, log);
       // A restarted HAProxy runs the config file, which holds every current server; re-check states.
       this.supervisor.on('restarted', () => this.runtimePath?.queue('after-reload'));
+      // A hold is an override like an operator's: saved first, then out over the runtime API.
+      const sticky = { desired: this.desired, entry: (n: string) => this.services.get(n), runs: (n: string) => this.apply.running.has(n) };
+      this.sticky = new StickyOffline({ client: this.client, log, config: () => this.config, ...sticky, set: (service, server, o) => this.setOverride(service, server, o) });
       this.health = HaproxyHealth.forAgent({ client: this.client, supervisor: this.supervisor, log, config: () => this.config, shouldRun: () => this.started && !this.stopped, afterRestart: () => this.runtimePath?.queue('after-reload') });
     }
   }
@@ -118,6 +123,7 @@ export class Agent implements AgentView {
     if (!this.opts.manageHAProxy) return { reloaded: false };
     const outcome = await this.enqueue(() => this.reload());
     this.runtimePath?.armDrift();
+    this.sticky?.start();
     return outcome;
   }
 
@@ -126,6 +132,7 @@ export class Agent implements AgentView {
     this.reloadTimer.close();
     this.runtimePath?.stop();
     this.health?.stop();
+    this.sticky?.stop();
     await this.source?.stop();
     await this.services.stopAll();
     await this.chain.catch(() => undefined);

@@ -9,6 +9,14 @@ import type { ServiceEntry } from './service-table';
 export interface Override {
   state?: 'ready' | 'drain' | 'maint';
   weight?: number;
+  /**
+   * Why the state was set when the agent set it, not an operator: `sticky_offline`, a
+   * health check marked the server down (`at`, ISO time; `check`, what HAProxy's check
+   * said). Any state an operator sets replaces these; a weight leaves them.
+   */
+  reason?: 'sticky_offline';
+  at?: string;
+  check?: string;
 }
 
 /** What the desired state reads: the source-side entries, hostname resolution, and what HAProxy runs. */
@@ -175,6 +183,12 @@ export class DesiredState {
     // Clearing is always allowed, so an override kept for a server that is gone can be dropped.
     if ((!svc || !svc.servers.some((s) => serverName(s) === server)) && !(override === undefined && existing)) return { ok: false };
     const merged = override && { ...existing, ...override };
+    // The reason belongs to the state it explains: a state set without one is the operator's.
+    if (merged && override.state !== undefined && override.reason === undefined) {
+      delete merged.reason;
+      delete merged.at;
+      delete merged.check;
+    }
     // `ready` is the natural state: choosing it clears the state override.
     if (merged?.state === 'ready') delete merged.state;
     if (merged && merged.weight === undefined) delete merged.weight;

@@ -8,6 +8,8 @@ import type { Override } from './desired-state';
 export type Overrides = Map<string, Map<string, Override>>;
 
 const VERSION = 1;
+/** What HAProxy's check said, as kept with a sticky_offline override (longer text is cut). */
+export const MAX_CHECK_TEXT = 200;
 
 const fileSchema = z.strictObject({
   version: z.literal(VERSION),
@@ -15,7 +17,14 @@ const fileSchema = z.strictObject({
     z.string().max(100),
     z.record(
       z.string().max(300),
-      z.strictObject({ state: z.enum(['drain', 'maint']).optional(), weight: z.int().min(0).max(MAX_WEIGHT).optional() }),
+      // reason/at/check came with sticky_offline; files written before load as they are.
+      z.strictObject({
+        state: z.enum(['drain', 'maint']).optional(),
+        weight: z.int().min(0).max(MAX_WEIGHT).optional(),
+        reason: z.literal('sticky_offline').optional(),
+        at: z.string().max(40).optional(),
+        check: z.string().max(MAX_CHECK_TEXT).optional(),
+      }),
     ),
   ),
 });
@@ -44,7 +53,8 @@ export function readOverrides(path: string): { overrides: Overrides; error?: str
   const out: Overrides = new Map();
   for (const [service, servers] of Object.entries(parsed.data.overrides)) {
     const own = new Map<string, Override>();
-    for (const [server, o] of Object.entries(servers)) if (o.state !== undefined || o.weight !== undefined) own.set(server, o);
+    // A reason without the state it explains means nothing: dropped.
+    for (const [server, o] of Object.entries(servers)) if (o.state !== undefined || o.weight !== undefined) own.set(server, o.state === undefined ? { weight: o.weight } : o);
     if (own.size) out.set(service, own);
   }
   return { overrides: out };

@@ -20,6 +20,8 @@ const FEED_EVENTS = new Set([
   'haproxy_replaced',
   'admin_socket_missing',
   'override',
+  'sticky_offline',
+  'sticky_offline_dropped',
   'config_reloaded',
   'zk_session_replaced',
 ]);

@@ -83,6 +83,12 @@ const runtime = z.strictObject({
   drift_interval_ms: ms(30_000, 3_600_000),
   /** Timeout of one runtime API exchange. */
   timeout_ms: ms(5_000, 600_000),
+  /**
+   * How often the servers of `sticky_offline` services are read (one `show stat` per such
+   * backend, none when there is no such service) to catch a server its check marks down.
+   * Keep it below `rise` x `inter` of those services, so a server cannot come back in between.
+   */
+  sticky_offline_interval_ms: z.int('must be an integer (milliseconds)').min(100).max(60_000).default(1_000),
 });
 
 const fileServiceConfig = z.strictObject({

@@ -16,6 +16,12 @@ export interface ServiceDefinition {
   match?: Match;
   /** When false (the default) a watcher reporting zero servers keeps the previous ones. */
   allowEmpty: boolean;
+  /**
+   * `sticky_offline`: a server its health check marks down is held in maint (an operator
+   * override, saved) until an operator sets it ready. No HAProxy line: the agent acts on it,
+   * so it is not part of the listen spec and flipping it never reloads.
+   */
+  stickyOffline?: true;
   /** Sections of its own the typed keys ask for (a `cache`, an `fcgi-app`). */
   sections?: ProxySection[];
   watcher: WatcherSpec;
@@ -69,6 +75,7 @@ const common = {
   listen_options: z.array(configText).max(1000).default([]),
   server_options: z.array(configText).max(100).default([]),
   allow_empty: z.boolean().default(false),
+  sticky_offline: z.boolean().default(false),
 };
 const commonKeys = new Set(['type', ...Object.keys(common)]);
 
@@ -136,10 +143,11 @@ export function parseServiceDefinition(name: string, raw: unknown, schemas: Watc
     listen_options: string[];
     server_options: string[];
     allow_empty: boolean;
+    sticky_offline: boolean;
   };
   // Routing happens in an HTTP frontend; sharing a port needs mode http on both sides.
   if (data.match !== undefined && data.mode !== 'http') return { ok: false, errors: ['match: needs "mode": "http"'] };
-  const crossField = proxyOptionProblems(data as ProxyOptions);
+  const crossField = [...proxyOptionProblems(data as ProxyOptions), ...stickyOfflineProblems(data)];
   if (crossField.length) return { ok: false, errors: crossField };
   const options: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(data)) if (!commonKeys.has(key)) options[key] = value;
@@ -155,10 +163,21 @@ export function parseServiceDefinition(name: string, raw: unknown, schemas: Watc
       ...(data.mode !== undefined && { mode: data.mode as 'tcp' | 'http' }),
       ...(data.match !== undefined && { match: data.match as Match }),
       allowEmpty: data.allow_empty,
+      ...(data.sticky_offline && { stickyOffline: true as const }),
       ...(typed.sections.length && { sections: typed.sections }),
       watcher: { type, options },
     },
   };
+}
+
+/**
+ * Only a health check marks a server down, so `sticky_offline` without one would never act:
+ * it needs `check`, or `attempts`/`offline_timeout_ms` (which turn checks on). Checks written
+ * as raw `server_options` do not count: the rule reads the typed keys only.
+ */
+function stickyOfflineProblems(o: Record<string, unknown>): string[] {
+  if (!o.sticky_offline || o.check !== undefined || o.attempts !== undefined || o.offline_timeout_ms !== undefined) return [];
+  return ['sticky_offline: needs health checks ("check", or "attempts"): only a failed check takes a server offline'];
 }
 
 /** The part of a definition that shapes haproxy.cfg (the watcher only supplies servers). */

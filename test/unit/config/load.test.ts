@@ -36,7 +36,7 @@ describe('parseConfig', () => {
         overrides_file: '/run/proxymgr/overrides.json',
       },
       reload: { quiet_ms: 100, max_wait_ms: 1000, min_interval_ms: 1000, jitter_ms: 250 },
-      runtime: { enabled: true, drain_ms: 0, drift_interval_ms: 30000, timeout_ms: 5000 },
+      runtime: { enabled: true, drain_ms: 0, drift_interval_ms: 30000, timeout_ms: 5000, sticky_offline_interval_ms: 1000 },
       service_config: { type: 'file', path: '/etc/pm/services' },
       log: { level: 'info' },
       dns: {},
