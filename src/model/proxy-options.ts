@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { ProxySection } from './options/feature';
 import { FEATURES } from './options';
+import { pathPrefix } from './routing';
 
 /**
  * Typed per-service keys (the seeds' balancing, health and limits) and the HAProxy lines
@@ -22,7 +23,8 @@ const baseKeys = {
       rise: count(100).optional(),
       fall: count(100).optional(),
       /** An HTTP check (GET this path) instead of a TCP connect. */
-      http_path: z.string().regex(/^\/[\x21-\x7e]*$/, 'must be a path starting with / (no spaces or control characters)').max(1024).optional(),
+      // The same characters as a routing path: `#` would cut the httpchk line (HAProxy reads a comment).
+      http_path: pathPrefix.optional(),
       expect_status: z.int().min(100, 'must be an HTTP status 100..599').max(599, 'must be an HTTP status 100..599').optional(),
     })
     .optional(),

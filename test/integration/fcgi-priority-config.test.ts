@@ -49,8 +49,10 @@ describe(`fcgi and priority values in haproxy.cfg (FUZZ_SEED=${SEED})`, () => {
   });
   const match = () => {
     const m: Record<string, unknown> = {};
-    if (rnd() < 0.5) m.path_prefix = Array.from({ length: 1 + int(3) }, () => `/${text(0, 10).replace(/ /g, '')}`);
-    if (rnd() < 0.3) m.path_suffix = [`${text(1, 8).replace(/ /g, '') || 'x'}`];
+    // Paths hold no spaces, `#`, quotes or backslashes (the routing rules refuse them: HAProxy would read them as syntax).
+    const path = (t: string) => t.replace(/[ #'"\\]/g, '');
+    if (rnd() < 0.5) m.path_prefix = Array.from({ length: 1 + int(3) }, () => `/${path(text(0, 10))}`);
+    if (rnd() < 0.3) m.path_suffix = [`${path(text(1, 8)) || 'x'}`];
     if (rnd() < 0.3) m.host = [pick(['a.example.com', 'Shop.Example.COM', 'x-1.y'])];
     if (rnd() < 0.4 || !Object.keys(m).length) m.header = { name: pick(['X-Priority', 'x_a', 'Cookie']), ...(rnd() < 0.7 && { value: trimmed(text(1, 12)) }) };
     return m;
