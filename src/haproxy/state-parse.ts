@@ -1,4 +1,5 @@
 import type { ActualServer } from '../model/actual';
+import { PLACEHOLDER_SERVER } from '../model/server';
 
 export type { ActualServer };
 
@@ -94,10 +95,12 @@ export function parseServersState(text: string): ActualServer[] {
       }
       return to[k] > from[k] ? n : Number('');
     };
+    const name = str(c.srv);
+    if (name === PLACEHOLDER_SERVER) continue;
     const admin = int(c.admin);
     out.push({
       backend: str(c.be),
-      name: str(c.srv),
+      name,
       ...(c.id >= 0 && { id: int(c.id) }),
       address: str(c.addr),
       port: int(c.port),

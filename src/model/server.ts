@@ -19,6 +19,16 @@ export interface Server {
 
 export const MAX_WEIGHT = 256;
 
+/**
+ * The server a FastCGI service with no servers is rendered with: HAProxy 2.6 refuses a
+ * proxy that uses an fcgi-app and has no `proto fcgi` server ("FCGI app configured but no
+ * FCGI server found"), while ZooKeeper or a file may well report none yet. It is in maint
+ * (never takes traffic), and `show servers state` readings leave it out, so the planner
+ * and the drift pass never see it. No source can yield this name: theirs carry a port,
+ * or start with `v6_`, `unix_` or `unix-`.
+ */
+export const PLACEHOLDER_SERVER = 'proxymgr.placeholder';
+
 const HOSTNAME =
   /^(?=.{1,253}\.?$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import type { DesiredService } from '../model/desired';
-import { serverAddress, serverIdAt, serverName } from '../model/server';
+import { PLACEHOLDER_SERVER, serverAddress, serverIdAt, serverName } from '../model/server';
 import type { CompiledTemplates } from './templates';
 import { sharedFrontend, type SharedFrontend } from '../model/routing';
 
@@ -96,6 +96,19 @@ export function headContext(settings: RenderSettings, shared: ReadonlyMap<number
 
 export function serviceContext(settings: RenderSettings, s: DesiredService, shared: boolean): ServiceContext {
   const options = s.listen.serverOptions.join(' ');
+  const servers: ServiceContext['servers'] = s.servers.map((srv, i) => ({
+    name: serverName(srv),
+    address: serverAddress(srv),
+    weight: srv.weight ?? null,
+    backup: srv.backup === true,
+    disabled: srv.admin === 'maint',
+    options,
+    ...(s.listen.declaredOrder && { id: serverIdAt(i) }),
+  }));
+  // An fcgi-app needs a FastCGI server to pass `haproxy -c`: see PLACEHOLDER_SERVER.
+  if (servers.length === 0 && s.listen.sections?.some((x) => x.kind === 'fcgi-app')) {
+    servers.push({ name: PLACEHOLDER_SERVER, address: '127.0.0.1:1', weight: null, backup: false, disabled: true, options });
+  }
   return {
     name: s.name,
     port: s.listen.port,
@@ -103,15 +116,7 @@ export function serviceContext(settings: RenderSettings, s: DesiredService, shar
     shared,
     listen_options: s.listen.listenOptions,
     sections: s.listen.sections ?? [],
-    servers: s.servers.map((srv, i) => ({
-      name: serverName(srv),
-      address: serverAddress(srv),
-      weight: srv.weight ?? null,
-      backup: srv.backup === true,
-      disabled: srv.admin === 'maint',
-      options,
-      ...(s.listen.declaredOrder && { id: serverIdAt(i) }),
-    })),
+    servers,
   };
 }
 

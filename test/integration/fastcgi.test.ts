@@ -155,4 +155,26 @@ describe('FastCGI backends (PHP-FPM) behind HAProxy', () => {
     }, 10_000);
     expect(agent.events('reload', from)).toHaveLength(0);
   });
+  test('an fcgi service with no server yet starts (HAProxy needs a FastCGI server: a placeholder in maint stands in), its first server comes at runtime, and drift passes leave the placeholder alone', async () => {
+    const fpm = await pool('late');
+    const port = await freePort();
+    agent = new AgentFixture({ services: { php: blob(port, fpm.docroot, []) }, runtime: { drift_interval_ms: 300 } });
+    await agent.start();
+    expectAccepted(agent, 'php');
+    const cfg = readFileSync(agent.configPath, 'utf8');
+    expect(cfg).toMatch(/^ {4}server proxymgr\.placeholder 127\.0\.0\.1:1 proto fcgi disabled$/m);
+    expect((await fetchPath(port, '/index.php')).status).toBe(503);
+
+    const from = agent.mark();
+    agent.writeService('php', blob(port, fpm.docroot, [fpm.server]));
+    await waitUntil('the PHP page through HAProxy', () => fetchPath(port, '/index.php').then((r) => r.status === 200, () => false), 10_000);
+    expect(agent.events('reload', from)).toHaveLength(0);
+    await waitUntil('three drift passes', () => agent!.events('runtime_swept', from).filter((l) => l.trigger === 'drift').length >= 3, 15_000);
+    expect(agent.events('drift_repaired', from)).toHaveLength(0);
+    // HAProxy still has the placeholder (never asked to delete it), in maint; the file on disk no longer needs it.
+    const rc = new RuntimeClient(agent.socketPath);
+    const rows = parseStat((await rc.batch(['show stat -1 4 -1']))[0].output);
+    expect(rows.find((r) => r.svname === 'proxymgr.placeholder')?.status).toBe('MAINT');
+    expect(readFileSync(agent.configPath, 'utf8')).not.toContain('proxymgr.placeholder');
+  });
 });

@@ -139,6 +139,35 @@ function typedKeys(): Record<string, unknown> {
   if (chance(0.2)) t.maxconn = 1 + int(1_000_000);
   if (chance(0.2)) t.server_maxconn = 1 + int(1_000_000);
   if (chance(0.2)) t.timeouts = Object.fromEntries(['connect_ms', 'client_ms', 'server_ms', 'queue_ms', 'check_ms'].filter(() => chance(0.5)).map((k) => [k, 1 + int(86_400_000)]));
+  if (http && chance(0.2)) t.pool = { ...(chance(0.5) && { reuse: pick(['safe', 'aggressive', 'always']) }), ...(chance(0.5) && { max_conn: 1 + int(100_000) }), ...(chance(0.5) && { idle_timeout_ms: 1 + int(3_600_000) }) };
+  if (chance(0.15) && t.attempts === undefined) t.fail_fast = chance(0.8);
+  if (http && chance(0.2)) {
+    const size = pick([1, 2, 64, 4095]);
+    t.cache = { size_mb: size, ...(chance(0.5) && { max_age_s: 1 + int(31_536_000) }), ...(chance(0.5) && { max_object_kb: 1 + int(512 * size) }) };
+  }
+  if (http && chance(0.15)) {
+    t.proto = 'fcgi';
+    t.fcgi = {
+      root: `/${Array.from({ length: int(12) }, () => pick([...'ab/._ -\'"#$%{}'])).join('')}`,
+      ...(chance(0.5) && { index: pick(['index.php', 'app.php']) }),
+      ...(chance(0.5) && { path_info: pick([true, false, '^(/.+\\.php)(/.*)?$']) }),
+      ...(chance(0.5) && { params: { APP_ENV: pick(['prod', "it's 100% $HOME #1", 'a b']), ...(chance(0.5) && { X_1: '"q"' }) } }),
+    };
+  }
+  if (http && chance(0.2)) {
+    t.priority = list(3, () => ({
+      match: pick([
+        () => ({ path_prefix: list(2, pathPiece) }),
+        () => ({ host: [`${label()}.example`] }),
+        () => ({ header: { name: pick(['X-Priority', 'x_a']), ...(chance(0.5) && { value: pick(['high', 'a=b;c', '$x', '%y']) }) } }),
+        () => ({ path_suffix: ['.php'], host: ['a.example'] }),
+      ])(),
+      class: int(4095) - 2047,
+    }));
+    if (!(t.priority as unknown[]).length) delete t.priority;
+  }
+  if (chance(0.1)) t.sticky_offline = true;
+  if (t.sticky_offline && t.check === undefined && t.attempts === undefined) t.check = {};
   if (http && chance(0.3)) {
     const m: Record<string, unknown> = {};
     if (chance(0.5)) m.path_prefix = list(2, pathPiece);
@@ -383,8 +412,24 @@ function injected(text: string, services: readonly DesiredService[]): string[] {
   return text.split('\n').filter((line) => {
     if (line === '' || line.startsWith('#')) return false;
     if (!line.startsWith('    ')) return !headers.has(line);
-    return !/^ {4}#/.test(line) && line.replace(/'[^']*'/g, '').includes('#');
+    return !/^ {4}#/.test(line) && bareHash(line);
   });
+}
+
+/** Whether HAProxy's line parser would see a comment start: a `#` outside quotes and not escaped. */
+function bareHash(line: string): boolean {
+  let quote = '';
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (quote === "'") {
+      if (c === "'") quote = '';
+    } else if (c === '\\') i++;
+    else if (quote === '"') {
+      if (c === '"') quote = '';
+    } else if (c === "'" || c === '"') quote = c;
+    else if (c === '#') return true;
+  }
+  return false;
 }
 
 function safeJson(v: unknown): string {

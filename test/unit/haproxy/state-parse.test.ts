@@ -43,6 +43,11 @@ describe('parseServersState', () => {
     ]);
   });
 
+  test("the FastCGI placeholder server is not HAProxy's to report: left out", () => {
+    const text = state(line('proxymgr.placeholder', '127.0.0.1', 1, { admin: 0x05, op: 0 }), line('a', '127.0.0.1', 9001));
+    expect(parseServersState(text).map((s) => s.name)).toEqual(['a']);
+  });
+
   const flagsOf = (admin: number) => {
     const [s] = parseServersState(state(line('a', '10.0.0.1', 80, { admin })));
     expect(s).toEqual(server({ address: '10.0.0.1', port: 80, adminState: admin, maint: s.maint, drain: s.drain }));

@@ -230,3 +230,15 @@ describe("a service's own sections (cache, fcgi-app)", () => {
     expect(sectionAtLine(text, lines.indexOf('listen web') + 1)).toBe('web');
   });
 });
+
+describe('an fcgi service with no servers', () => {
+  const listen = { port: 9200, listenOptions: ['mode http', 'use-fcgi-app php'], serverOptions: ['proto fcgi check'], sections: [{ kind: 'fcgi-app' as const, name: 'php', lines: ['docroot /srv'] }] };
+  test('gets the placeholder server, in maint, with the service\'s server options', () => {
+    const text = renderConfig(loadTemplates(), settings, [{ name: 'php', listen, servers: [] }]);
+    expect(text).toContain('    server proxymgr.placeholder 127.0.0.1:1 proto fcgi check disabled\n');
+  });
+  test('not once it has a server, and never without an fcgi-app', () => {
+    expect(renderConfig(loadTemplates(), settings, [{ name: 'php', listen, servers: [{ address: '10.0.0.1', port: 9000 }] }])).not.toContain('placeholder');
+    expect(renderConfig(loadTemplates(), settings, [{ name: 'web', listen: { port: 9201, listenOptions: [], serverOptions: [] }, servers: [] }])).not.toContain('placeholder');
+  });
+});
