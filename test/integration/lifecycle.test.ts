@@ -96,6 +96,19 @@ describe('service lifecycle through the file service config', () => {
     expect((await get(ports[0])).trim()).toBe(backends.id(b1));
   });
 
+  test("check passes on examples/features (every seed feature's key), haproxy -c included", async () => {
+    agent = new AgentFixture();
+    const file = require('node:path').join(__dirname, '..', '..', 'examples', 'features', 'proxymgr.yml');
+    const ok = await runCli(['check', '-c', file]);
+    expect(ok.stdout).toMatch(/haproxy -c: configuration valid \(4 services\)/);
+    expect(ok.code).toBe(0);
+    const cfg = (await runCli(['render', '-c', file])).stdout;
+    for (const line of ['fcgi-app php', 'cache shop', '    http-reuse always', "    acl pm_images_glob path_reg '^/.*\\.png$' '^/.*\\.jpg$' '^/img/../.*$'", '    http-request set-priority-class int(10) if pm_prio2_header']) {
+      expect(cfg.split('\n')).toContain(line);
+    }
+    expect(cfg).toMatch(/^ {4}server unix_run:php:php8\.2-fpm\.sock unix@\/run\/php\/php8\.2-fpm\.sock .*proto fcgi$/m);
+  });
+
   test('check passes on the shipped example and render prints the config', async () => {
     agent = new AgentFixture();
     const ok = await runCli(['check', '-c', require('node:path').join(__dirname, '..', '..', 'proxymgr.example.yml')]);
