@@ -29,15 +29,14 @@ const GEN_BUDGET_MS = 8000;
 const BATCH = 300;
 const HAPROXY = process.env.HAPROXY_BIN ?? 'haproxy';
 /**
- * HAProxy 2.6 alerts without a [file:line] after a malformed timer in a server
- * option (`inter 2sinter 2s`: a WARNING with the line, then `config : unknown
- * keyword '2s'.`). The agent cannot pin it on a service, so it refuses the whole
- * apply (nothing invalid is written; the previous config keeps running) until the
- * blob is fixed. Counted and printed, not failed: it is not an invalid config.
- * The same happens when an option holds U+2028/U+2029: HAProxy echoes it in its
- * alert and attributeMessages' `(.*)$` does not match across it, so the alert is lost.
+ * Some HAProxy 2.6 alerts name no [file:line]: an unknown keyword on a server line
+ * (`config : unknown keyword '2s'.` after a malformed `inter 2sinter 2s`; `unknown
+ * keyword 'checék'; did you mean 'check' maybe ?`). The agent cannot pin those on a
+ * service from the message, so it checks each new or changed service alone (the
+ * reloader's isolate step) and sets aside those HAProxy refuses alone. The test does
+ * the same: such an alert is fine when the services behind it fail alone; counted and
+ * printed, not failed.
  */
-const QUIRK = /^config : unknown keyword '[^']*'\.$/;
 
 function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
@@ -275,7 +274,7 @@ describe(`fuzzed service blobs (FUZZ_SEED=${SEED})`, () => {
   let generated = 0;
   let rawControlInErrors = 0;
   let nonSafeRejectedSets = 0;
-  /** Blobs whose haproxy -c alert names no line (see QUIRK): the agent refuses the whole apply. */
+  /** Blobs whose haproxy -c alert names no line: the agent finds them by checking each change alone. */
   const quirks: string[] = [];
 
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -371,17 +370,16 @@ describe(`fuzzed service blobs (FUZZ_SEED=${SEED})`, () => {
         if (unattributed.length) {
           // Find the services behind the alerts that name no location, one by one.
           const bad: Accepted[] = [];
-          for (const s of await culprits(batch)) {
+          const suspects = await culprits(batch);
+          for (const s of suspects) {
             const own = (await check([s], 'one')).result.problems;
             if (own.some((p) => p.service === undefined)) bad.push(accepted.find((a) => a.service === s)!);
             blamed.add(s.name);
           }
-          const opts = (a: Accepted) => [...a.service.listen.listenOptions, ...a.service.listen.serverOptions].join('');
-          const known = bad.length > 0 && bad.every((a) => /[\u2028\u2029]/.test(opts(a)) || unattributed.every((p) => QUIRK.test(p.message)));
-          if (!known) {
+          if (bad.length === 0) {
             throw new Error(
               `FUZZ_SEED=${SEED}: haproxy -c alerts not attributable to a service (the agent could not set it aside): ${unattributed.map((p) => p.message).join(' | ')}\n` +
-                bad.slice(0, 5).map((a) => `${safeJson(a.blob)} -> ${JSON.stringify(a.service.listen)}`).join('\n'),
+                suspects.slice(0, 5).map((x) => `${safeJson(accepted.find((a) => a.service === x)?.blob)} -> ${JSON.stringify(x.listen)}`).join('\n'),
             );
           }
           for (const a of bad) quirks.push(safeJson(a.blob));
