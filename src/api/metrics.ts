@@ -7,6 +7,7 @@ import { liveStats, type LiveStats, type LiveServer } from './live-stats';
 import { cachedServices, type CacheCounts } from './cache-stats';
 import type { RuntimeClient } from '../haproxy/runtime-client';
 import { parseInfo } from '../haproxy/state-parse';
+import { serverName } from '../model/server';
 
 /** The package's version (package.json sits two levels up from both src/api and dist/api). */
 const VERSION = (JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
@@ -101,6 +102,14 @@ export function createMetrics(agent: AgentView, client: RuntimeClient | undefine
       const by = { ready: 0, drain: 0, maint: 0 };
       for (const srv of s.servers) by[srv.admin ?? 'ready']++;
       for (const [state, n] of Object.entries(by)) g.set({ service: s.name, state }, n);
+    }
+  });
+  gauge('proxymgr_sticky_offline_held', 'servers sticky_offline holds in maint after a failed health check, until an operator sets them ready (services with none are left out)', ['service'], (g) => {
+    g.reset();
+    for (const s of agent.desiredServices()) {
+      let held = 0;
+      for (const srv of s.servers) if (srv.admin === 'maint' && agent.overrideOf(s.name, serverName(srv))?.reason === 'sticky_offline') held++;
+      if (held) g.set({ service: s.name }, held);
     }
   });
   gauge('proxymgr_source_up', '1 while the service\'s watcher can read its source (ZooKeeper, DNS, file)', ['service', 'type'], (g) => {

@@ -109,6 +109,9 @@ describe('sticky_offline', () => {
     expect(JSON.parse(readFileSync(overridesFile, 'utf8')).overrides).toEqual({ sticky: { [name]: held.override } });
     expect(await status('plain')).toBe('DOWN');
     expect((await apiServer('plain')).offline).toBeUndefined();
+    const metrics = async () => (await fetch(`http://127.0.0.1:${apiPort}/metrics`)).text();
+    expect(await metrics()).toMatch(/^proxymgr_sticky_offline_held\{service="sticky"\} 1$/m);
+    expect(await metrics()).not.toMatch(/^proxymgr_sticky_offline_held\{service="plain"\}/m);
     expect(agent.events('sticky_offline', from).filter((l) => l.service === 'plain')).toEqual([]);
 
     // Back: the plain service takes it again by itself; the sticky one keeps it out, check after check.
@@ -139,6 +142,7 @@ describe('sticky_offline', () => {
     await waitUntil('flappy back in sticky', async () => (await sample(stickyPort, 4)).has(`b${fp}`), 10_000);
     expect(JSON.parse(readFileSync(overridesFile, 'utf8')).overrides).toEqual({});
     expect((await apiServer('sticky')).offline).toBeUndefined();
+    expect(await metrics()).not.toMatch(/^proxymgr_sticky_offline_held\{/m);
 
     // A flap shorter than the reading interval (down, then up again at once) is caught too.
     await sleep(2500);
