@@ -4,6 +4,17 @@ import { parseServiceDefinition, watcherKey, type ServiceDefinition } from '../m
 import type { ServiceConfigHandler } from '../service-config/source';
 import { WATCHER_SCHEMAS, WATCHER_TYPES } from '../watchers';
 import type { Watcher, WatcherDefaults } from '../watchers/watcher';
+import type { FileNeed } from '../model/options/feature';
+import { checkServiceFiles } from './service-files';
+
+/** A blob that parsed but names files that failed their check: tried again until they pass or the blob changes. */
+interface FileWait {
+  raw: unknown;
+  origin: string;
+  baseDir: string;
+  files: FileNeed[];
+  problems: string;
+}
 
 /** Everything the agent knows about one service name. */
 export interface ServiceEntry {
@@ -53,6 +64,10 @@ export interface ServiceStatus {
  */
 export class ServiceTable implements ServiceConfigHandler {
   private readonly entries = new Map<string, ServiceEntry>();
+  private readonly fileWaits = new Map<string, FileWait>();
+  private fileTimer?: NodeJS.Timeout;
+  /** How often the files of a service refused for them are looked at again (a CA put in place after the blob). */
+  public fileRetryMs = 5000;
 
   constructor(
     private readonly log: Logger,
@@ -65,7 +80,14 @@ export class ServiceTable implements ServiceConfigHandler {
 
   upsert(name: string, raw: unknown, origin: string, baseDir: string): void {
     const parsed = parseServiceDefinition(name, raw, WATCHER_SCHEMAS);
+    this.fileWaits.delete(name);
     if (!parsed.ok) return this.invalid(name, origin, parsed.errors);
+    // The files it names (a CA, a client certificate) are checked here, at the door: the model cannot read them.
+    const fileProblems = checkServiceFiles(parsed.service.files);
+    if (fileProblems.length) {
+      this.waitForFiles(name, { raw, origin, baseDir, files: parsed.service.files ?? [], problems: fileProblems.join('\n') });
+      return this.invalid(name, origin, fileProblems);
+    }
     const entry = this.entry(name, origin, baseDir);
     entry.errors = [];
     if (JSON.stringify(entry.def) !== JSON.stringify(parsed.service)) entry.lastChange = Date.now();
@@ -88,6 +110,7 @@ export class ServiceTable implements ServiceConfigHandler {
   }
 
   remove(name: string): void {
+    this.fileWaits.delete(name);
     const entry = this.entries.get(name);
     if (!entry) return;
     this.entries.delete(name);
@@ -116,6 +139,9 @@ export class ServiceTable implements ServiceConfigHandler {
   }
 
   async stopAll(): Promise<void> {
+    clearInterval(this.fileTimer);
+    this.fileTimer = undefined;
+    this.fileWaits.clear();
     await Promise.all([...this.entries.values()].map((e) => e.watcher?.stop()));
     for (const e of this.entries.values()) e.watcher = undefined;
   }
@@ -170,6 +196,26 @@ export class ServiceTable implements ServiceConfigHandler {
       ...(e.lastChange !== undefined && { lastChange: new Date(e.lastChange).toISOString() }),
       ...(e.lastError && { lastError: { message: e.lastError.message, at: new Date(e.lastError.at).toISOString() } }),
     };
+  }
+
+  /**
+   * A file that is missing now may be put in place later (the blob came first): the blob
+   * is accepted once its files pass, with no edit needed. Only a changed outcome is acted
+   * on, so a file that stays missing is not logged again every round.
+   */
+  private waitForFiles(name: string, wait: FileWait): void {
+    this.fileWaits.set(name, wait);
+    if (this.fileTimer) return;
+    this.fileTimer = setInterval(() => {
+      for (const [n, w] of [...this.fileWaits]) {
+        if (checkServiceFiles(w.files).join('\n') !== w.problems) this.upsert(n, w.raw, w.origin, w.baseDir);
+      }
+      if (this.fileWaits.size === 0) {
+        clearInterval(this.fileTimer);
+        this.fileTimer = undefined;
+      }
+    }, this.fileRetryMs);
+    this.fileTimer.unref();
   }
 
   /** Records a source problem; the first one starts the grace period. */

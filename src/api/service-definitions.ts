@@ -5,6 +5,7 @@ import { PreconditionFailed, StoreConflict, type Precondition, type ServiceStore
 import { WATCHER_SCHEMAS } from '../watchers';
 import type { Config } from '../config/load';
 import { isNoAuth } from '../zk/errors';
+import { checkServiceFiles } from '../agent/service-files';
 
 /** What a mutating call answers; the audit line records its status. */
 export interface Reply {
@@ -64,7 +65,9 @@ export class ServiceDefinitions {
     }
     change.blob = blobSummary(raw);
     const parsed = parseServiceDefinition(name, raw, WATCHER_SCHEMAS);
-    if (!parsed.ok) return { status: 400, body: { error: `service ${name} is invalid: ${parsed.errors.join('; ')}`, errors: parsed.errors } };
+    // The files it names are checked on this host too: a blob this agent would refuse is not written.
+    const errors = parsed.ok ? checkServiceFiles(parsed.service.files) : parsed.errors;
+    if (errors.length) return { status: 400, body: { error: `service ${name} is invalid: ${errors.join('; ')}`, errors } };
     try {
       const r = await this.store.write(name, raw, cond);
       change.version = r.version;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ProxySection } from './options/feature';
+import type { FileNeed, ProxySection } from './options/feature';
 import { FEATURES } from './options';
 import { pathPrefix } from './routing';
 
@@ -55,6 +55,8 @@ export interface CompiledOptions {
   listen: string[];
   server: string[];
   sections: ProxySection[];
+  /** Files the keys name, to be checked where the blob is accepted; absent when none. */
+  files?: FileNeed[];
 }
 
 /** Errors of rules that span several typed keys (`key: message`); empty when the blob is sound. */
@@ -69,13 +71,15 @@ export function proxyOptionProblems(o: ProxyOptions): string[] {
 export function compileProxyOptions(o: ProxyOptions, service = ''): CompiledOptions {
   const { listen, server } = compileBase(o);
   const sections: ProxySection[] = [];
+  const files: FileNeed[] = [];
   for (const f of FEATURES) {
     const c = f.compile(o, service);
     listen.push(...(c.listen ?? []));
     server.push(...(c.server ?? []));
     sections.push(...(c.sections ?? []));
+    files.push(...(c.files ?? []));
   }
-  return { listen, server: server.length ? [server.join(' ')] : [], sections };
+  return { listen, server: server.length ? [server.join(' ')] : [], sections, ...(files.length && { files }) };
 }
 
 function compileBase(o: ProxyOptions): { listen: string[]; server: string[] } {

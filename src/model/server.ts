@@ -22,7 +22,9 @@ export const MAX_WEIGHT = 256;
 /**
  * The server a FastCGI service with no servers is rendered with: HAProxy 2.6 refuses a
  * proxy that uses an fcgi-app and has no `proto fcgi` server ("FCGI app configured but no
- * FCGI server found"), while ZooKeeper or a file may well report none yet. It is in maint
+ * FCGI server found"), while ZooKeeper or a file may well report none yet. A service whose
+ * server tokens name a CA or certificate file gets it too: HAProxy loads those files only
+ * from the config, and `add server` may use only loaded ones. It is in maint
  * (never takes traffic), and `show servers state` readings leave it out, so the planner
  * and the drift pass never see it. No source can yield this name: theirs carry a port,
  * or start with `v6_`, `unix_` or `unix-`.

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { configText, port, formatIssues, PARSE_OPTIONS } from './fields';
 import { balancesFirst, compileProxyOptions, proxyOptionKeys, proxyOptionProblems, type ProxyOptions } from './proxy-options';
-import type { ProxySection } from './options/feature';
+import type { FileNeed, ProxySection } from './options/feature';
 import { matchSchema, type Match } from './routing';
 
 /** What one service blob asks for, validated. Watcher-specific keys stay in `watcher`. */
@@ -24,6 +24,8 @@ export interface ServiceDefinition {
   stickyOffline?: true;
   /** Sections of its own the typed keys ask for (a `cache`, an `fcgi-app`). */
   sections?: ProxySection[];
+  /** Files the typed keys name (`tls.ca_file`, ...): checked where the blob is accepted, not here (the model is pure). */
+  files?: FileNeed[];
   watcher: WatcherSpec;
 }
 
@@ -165,6 +167,7 @@ export function parseServiceDefinition(name: string, raw: unknown, schemas: Watc
       allowEmpty: data.allow_empty,
       ...(data.sticky_offline && { stickyOffline: true as const }),
       ...(typed.sections.length && { sections: typed.sections }),
+      ...(typed.files && { files: typed.files }),
       watcher: { type, options },
     },
   };

@@ -105,8 +105,9 @@ export function serviceContext(settings: RenderSettings, s: DesiredService, shar
     options,
     ...(s.listen.declaredOrder && { id: serverIdAt(i) }),
   }));
-  // An fcgi-app needs a FastCGI server to pass `haproxy -c`: see PLACEHOLDER_SERVER.
-  if (servers.length === 0 && s.listen.sections?.some((x) => x.kind === 'fcgi-app')) {
+  // An fcgi-app needs a FastCGI server to pass `haproxy -c`, and HAProxy loads a server's
+  // CA and certificate files only from the config: see PLACEHOLDER_SERVER.
+  if (servers.length === 0 && (s.listen.sections?.some((x) => x.kind === 'fcgi-app') || namesFiles(options))) {
     servers.push({ name: PLACEHOLDER_SERVER, address: '127.0.0.1:1', weight: null, backup: false, disabled: true, options });
   }
   return {
@@ -118,6 +119,14 @@ export function serviceContext(settings: RenderSettings, s: DesiredService, shar
     sections: s.listen.sections ?? [],
     servers,
   };
+}
+
+/**
+ * Server tokens that name a file HAProxy must have loaded before `add server` may use it
+ * (2.6 refuses a `ca-file`, `crt` or `crl-file` it did not load at start: docs/backend-tls.md).
+ */
+function namesFiles(serverOptions: string): boolean {
+  return /(^|\s)(ca-file|crt|crl-file)\s/.test(serverOptions);
 }
 
 export const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);

@@ -11,11 +11,24 @@ export interface ProxySection {
   lines: string[];
 }
 
-/** What a typed key adds to a service: proxy lines, server tokens and sections of its own. */
+/**
+ * A file a typed key names (a CA, a certificate): the model stays pure, so it only says
+ * which; the adapter that accepts a blob checks them (src/agent/service-files.ts).
+ */
+export interface FileNeed {
+  /** The key, as errors name it: `tls.ca_file`. */
+  field: string;
+  path: string;
+  /** `ca`: PEM certificate(s); `cert-and-key`: a certificate and its private key. */
+  kind: 'ca' | 'cert-and-key';
+}
+
+/** What a typed key adds to a service: proxy lines, server tokens, sections and files of its own. */
 export interface Compiled {
   listen?: string[];
   server?: string[];
   sections?: ProxySection[];
+  files?: FileNeed[];
 }
 
 /**
