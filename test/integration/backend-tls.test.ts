@@ -106,6 +106,7 @@ describe('backend TLS with a real HAProxy', () => {
     // Without it the backend refuses the request (502); with TLS 1.3 the refusal comes after the
     // handshake, so the TLS check still passes and the server stays UP (measured).
     expect((await fetch(ports.nocert)).status).toBe(502);
+    await waitUntil('a TLS check of the mutual-TLS server without a client certificate', async () => (await statOf(rc, 'nocert')).some((r) => r.svname !== 'BACKEND' && r.check_status !== '' && r.check_status !== 'INI'), 10_000);
     const [noCertRow] = (await statOf(rc, 'nocert')).filter((r) => r.svname !== 'BACKEND');
     expect(noCertRow).toMatchObject({ status: 'UP', check_status: 'L6OK' });
   });
