@@ -8,9 +8,9 @@ import { freePort, waitUntil } from '../support/net';
 import { TestPki, type Issued } from '../support/pki';
 
 /** One HTTPS request on a new connection (a full TLS handshake): the body and the serial of the certificate presented. */
-function httpsGet(port: number, ca: Buffer, servername = 'localhost'): Promise<{ body: string; serial: string }> {
+function httpsGet(port: number, ca: Buffer, servername = 'localhost', path = '/'): Promise<{ body: string; serial: string }> {
   return new Promise((resolve, reject) => {
-    const req = https.request({ host: '127.0.0.1', port, path: '/', ca, servername, agent: false, timeout: 5000 }, (res) => {
+    const req = https.request({ host: '127.0.0.1', port, path, ca, servername, agent: false, timeout: 5000 }, (res) => {
       const serial = (res.socket as import('node:tls').TLSSocket).getPeerCertificate().serialNumber.toUpperCase();
       let body = '';
       res.on('data', (d: Buffer) => (body += d.toString()));
@@ -53,7 +53,7 @@ describe('bind_tls: TLS on a service port, certificates renewed without a reload
   beforeAll(async () => {
     pki = await TestPki.create();
     ca = readFileSync(pki.caCert);
-    backends = await startBackends(1);
+    backends = await startBackends(2);
   }, 30_000);
   afterAll(async () => {
     await backends.close();
@@ -177,10 +177,28 @@ describe('bind_tls: TLS on a service port, certificates renewed without a reload
     const added = agent.mark();
     renew(join(dir, 'c.pem'), readFileSync(a2.pem, 'utf8'));
     renew(join(dir, 'b.pem'), readFileSync(b.pem, 'utf8'));
-    await agent.waitLog((l) => l.event === 'reload', 10_000, added);
+    const reload = await agent.waitLog((l) => l.event === 'reload', 10_000, added);
+    expect(reload).toMatchObject({ kind: 'runtime_fallback', services: ['web'] });
+    expect(agent.events('cert_dir_changed', added)[0]).toMatchObject({ dir, services: ['web'] });
     expect((await httpsGet(port, ca, 'b.test')).serial).toBe(await serial(b));
     expect((await httpsGet(port, ca)).serial).toBe(await serial(a2));
   }, 60_000);
+
+  test('a shared port takes its default service TLS: the routed services are served over it', async () => {
+    const port = await freePort();
+    const v = await pki.issue('shared');
+    const [b1, b2] = backends.ports;
+    agent = new AgentFixture({
+      services: {
+        site: { type: 'static', port, mode: 'http', bind_tls: { cert_files: [v.pem] }, servers: [`127.0.0.1:${b1}`] },
+        api: { type: 'static', port, mode: 'http', match: { path_prefix: ['/api'] }, servers: [`127.0.0.1:${b2}`] },
+      },
+    });
+    await agent.start();
+    expect(readFileSync(agent.configPath, 'utf8')).toContain(`frontend port:${port}\n    mode http\n    bind 127.0.0.1:${port} ssl crt ${v.pem}\n`);
+    expect(await httpsGet(port, ca, 'localhost', '/')).toEqual({ body: `${backends.id(b1)}\n`, serial: await serial(v) });
+    expect(await httpsGet(port, ca, 'localhost', '/api/x')).toEqual({ body: `${backends.id(b2)}\n`, serial: await serial(v) });
+  }, 30_000);
 
   test('a blob naming a missing or keyless file is refused, naming the service, the field and the file', async () => {
     const port = await freePort();
