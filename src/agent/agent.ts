@@ -12,6 +12,7 @@ import { createServiceConfigSource } from '../service-config';
 import type { ServiceConfigSource } from '../service-config/source';
 import { Quiescence } from '../util/quiescence';
 import { ApplyState } from './apply-state';
+import { CertSwap } from './cert-swap';
 import { HaproxyHealth } from './haproxy-health';
 import { DesiredState, type Override } from './desired-state';
 import { OperatorOverrides } from './operator-overrides';
@@ -39,6 +40,7 @@ export class Agent implements AgentView {
   private readonly reloader?: Reloader;
   private readonly health?: HaproxyHealth;
   private readonly sticky?: StickyOffline;
+  private readonly certs?: CertSwap;
   private readonly resolver: HostResolver;
   private readonly reloadTimer: Quiescence;
   private renderer: IncrementalRenderer;
@@ -101,6 +103,12 @@ export class Agent implements AgentView {
       // A hold is an override like an operator's: saved first, then out over the runtime API.
       const sticky = { desired: this.desired, entry: (n: string) => this.services.get(n), runs: (n: string) => this.apply.running.has(n) };
       this.sticky = new StickyOffline({ client: this.client, log, config: () => this.config, ...sticky, set: (service, server, o) => this.setOverride(service, server, o) });
+      // New content under a certificate name HAProxy knows goes out without a reload; a new name reloads.
+      const needReload = (service: string, reason: string) => {
+        this.apply.refuse(service, reason);
+        this.triggerReload();
+      };
+      this.certs = new CertSwap({ client: this.client, log, events: this.events, enqueue: (fn) => this.enqueue(fn), needReload });
       this.health = HaproxyHealth.forAgent({ client: this.client, supervisor: this.supervisor, log, config: () => this.config, shouldRun: () => this.started && !this.stopped, afterRestart: () => this.runtimePath?.queue('after-reload') });
     }
   }
@@ -133,6 +141,7 @@ export class Agent implements AgentView {
     this.runtimePath?.stop();
     this.health?.stop();
     this.sticky?.stop();
+    this.certs?.stop();
     await this.source?.stop();
     await this.services.stopAll();
     await this.chain.catch(() => undefined);
@@ -162,10 +171,13 @@ export class Agent implements AgentView {
   }
 
   statuses(now = Date.now()): ServiceStatus[] {
-    return this.services.statuses(now, (name) => this.desired.problemsOf(name));
+    return this.services.statuses(now, (name) => this.problemsOf(name));
   }
   status(name: string, now = Date.now()): ServiceStatus | undefined {
-    return this.services.status(name, now, (n) => this.desired.problemsOf(n));
+    return this.services.status(name, now, (n) => this.problemsOf(n));
+  }
+  private problemsOf(name: string): string[] {
+    return [...this.desired.problemsOf(name), ...(this.certs?.problemsOf(name) ?? [])];
   }
   get configuration(): Config {
     return this.config;
@@ -290,6 +302,7 @@ export class Agent implements AgentView {
       return { reloaded: false, error: result.error };
     }
     this.apply.reloaded(result.services, result.text, this.renderer.key);
+    this.certs?.sync(result.services);
     this.runtimePath?.reset();
     this.lastError = undefined;
     this.stats.reloads++;

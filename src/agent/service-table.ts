@@ -1,4 +1,5 @@
 import type { Logger } from '../log';
+import { checkBindCertFiles } from './bind-cert-files';
 import type { Server } from '../model/server';
 import { parseServiceDefinition, watcherKey, type ServiceDefinition } from '../model/service';
 import type { ServiceConfigHandler } from '../service-config/source';
@@ -79,7 +80,7 @@ export class ServiceTable implements ServiceConfigHandler {
   ) {}
 
   upsert(name: string, raw: unknown, origin: string, baseDir: string): void {
-    const parsed = parseServiceDefinition(name, raw, WATCHER_SCHEMAS);
+    const parsed = checkBindCertFiles(parseServiceDefinition(name, raw, WATCHER_SCHEMAS));
     this.fileWaits.delete(name);
     if (!parsed.ok) return this.invalid(name, origin, parsed.errors);
     // The files it names (a CA, a client certificate) are checked here, at the door: the model cannot read them.

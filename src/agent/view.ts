@@ -32,6 +32,8 @@ export interface AgentEvents {
    * reported, those their change touched (a port given to another), those applied. The dashboard refreshes them.
    */
   changed: [names?: readonly string[]];
+  /** A certificate file of a TLS bind changed on disk: sent to HAProxy without a reload, or refused. */
+  cert: [{ result: 'updated' | 'refused' }];
 }
 
 export interface AgentStats {

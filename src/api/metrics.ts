@@ -51,6 +51,14 @@ export function createMetrics(agent: AgentView, client: RuntimeClient | undefine
     registers,
   });
   for (const path of ['runtime', 'reload']) propagation.zero({ path });
+  const certUpdates = new Counter({
+    name: 'proxymgr_cert_updates_total',
+    help: 'certificate files of TLS binds that changed on disk: updated in HAProxy without a reload, or refused (the loaded one kept)',
+    labelNames: ['result'],
+    registers,
+  });
+  for (const result of ['updated', 'refused']) certUpdates.inc({ result }, 0);
+  agent.events.on('cert', (e) => certUpdates.inc({ result: e.result }));
   let reloadsSeen = 0;
   agent.events.on('reload', (e) => {
     reloadsSeen++;

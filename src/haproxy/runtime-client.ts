@@ -76,6 +76,22 @@ export class RuntimeClient {
     return this.watch(runtimeCommandBytes(this.socketPath, command, timeoutMs));
   }
 
+  /**
+   * One command that carries a multi-line payload (`set ssl cert <name> <<`), alone on
+   * its own connection in non-interactive mode, queued behind the batches. HAProxy reads
+   * the payload up to the first empty line, so the payload may hold none (`payloadText`
+   * refuses it); the command line itself keeps the single-line rule. The reply is
+   * HAProxy's text as is (these commands print no severity): the caller reads it.
+   */
+  withPayload(command: string, payload: string): Promise<string> {
+    const line = escapeCommand(command);
+    const text = payloadText(payload);
+    const run = () => this.watch(exchange(this.socketPath, `${line} <<\n${text}\n\n`, this.timeoutMs));
+    const next = this.queue.then(run, run);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
   private watch<T>(p: Promise<T>): Promise<T> {
     return p.catch((err: unknown) => {
       if (err instanceof RuntimeTimeout) {
@@ -127,6 +143,19 @@ export class RuntimeClient {
 export function escapeCommand(command: string): string {
   if (/[\r\n]/.test(command)) throw new Error(`runtime command must be a single line: ${JSON.stringify(command)}`);
   return command.replace(/[\\;]/g, (c) => `\\${c}`);
+}
+
+/**
+ * A payload as HAProxy's CLI reads it: lines up to the first empty one. CRLF becomes LF
+ * and the trailing newline goes (the terminator adds its own); an empty line inside, a
+ * NUL or a lone CR would end or corrupt it, so those are refused.
+ */
+export function payloadText(payload: string): string {
+  const text = payload.replace(/\r\n/g, '\n').replace(/\n+$/, '');
+  if (text === '') throw new Error('runtime payload is empty');
+  if (/[\r\0]/.test(text)) throw new Error('runtime payload holds a NUL or a lone CR');
+  if (/\n\s*\n/.test(text)) throw new Error('runtime payload holds an empty line (HAProxy would end the payload there)');
+  return text;
 }
 
 function exchange(socketPath: string, payload: string, timeoutMs: number): Promise<string> {

@@ -12,7 +12,7 @@ export interface ChangeSummary {
 }
 
 export function listenKey(spec: ListenSpec): string {
-  return JSON.stringify([spec.port, spec.listenOptions, spec.serverOptions, spec.mode ?? null, spec.match ?? null, spec.sections ?? null]);
+  return JSON.stringify([spec.port, spec.listenOptions, spec.serverOptions, spec.mode ?? null, spec.match ?? null, spec.sections ?? null, spec.bindTls ?? null]);
 }
 
 /** What differs between the services HAProxy runs and the desired ones, by service name. */

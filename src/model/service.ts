@@ -3,6 +3,7 @@ import { configText, port, formatIssues, PARSE_OPTIONS } from './fields';
 import { balancesFirst, compileProxyOptions, proxyOptionKeys, proxyOptionProblems, type ProxyOptions } from './proxy-options';
 import type { FileNeed, ProxySection } from './options/feature';
 import { matchSchema, type Match } from './routing';
+import { bindTlsOf, bindTlsProblems, bindTlsSchema, type BindTls, type BindTlsInput } from './bind-tls';
 
 /** What one service blob asks for, validated. Watcher-specific keys stay in `watcher`. */
 export interface ServiceDefinition {
@@ -26,6 +27,8 @@ export interface ServiceDefinition {
   sections?: ProxySection[];
   /** Files the typed keys name (`tls.ca_file`, ...): checked where the blob is accepted, not here (the model is pure). */
   files?: FileNeed[];
+  /** `bind_tls`: TLS terminated on the port (bind options, not proxy lines). */
+  bindTls?: BindTls;
   watcher: WatcherSpec;
 }
 
@@ -74,6 +77,7 @@ const common = {
   port,
   ...proxyOptionKeys,
   match: matchSchema.optional(),
+  bind_tls: bindTlsSchema.optional(),
   listen_options: z.array(configText).max(1000).default([]),
   server_options: z.array(configText).max(100).default([]),
   allow_empty: z.boolean().default(false),
@@ -149,7 +153,7 @@ export function parseServiceDefinition(name: string, raw: unknown, schemas: Watc
   };
   // Routing happens in an HTTP frontend; sharing a port needs mode http on both sides.
   if (data.match !== undefined && data.mode !== 'http') return { ok: false, errors: ['match: needs "mode": "http"'] };
-  const crossField = [...proxyOptionProblems(data as ProxyOptions), ...stickyOfflineProblems(data)];
+  const crossField = [...proxyOptionProblems(data as ProxyOptions), ...stickyOfflineProblems(data), ...bindTlsProblems(data)];
   if (crossField.length) return { ok: false, errors: crossField };
   const options: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(data)) if (!commonKeys.has(key)) options[key] = value;
@@ -168,6 +172,7 @@ export function parseServiceDefinition(name: string, raw: unknown, schemas: Watc
       ...(data.sticky_offline && { stickyOffline: true as const }),
       ...(typed.sections.length && { sections: typed.sections }),
       ...(typed.files && { files: typed.files }),
+      ...(data.bind_tls !== undefined && { bindTls: bindTlsOf(data.bind_tls as BindTlsInput) }),
       watcher: { type, options },
     },
   };
@@ -192,6 +197,8 @@ export interface ListenSpec {
   match?: Match;
   /** Sections the service owns besides its proxy (`cache`, `fcgi-app`), rendered right after it. */
   sections?: ProxySection[];
+  /** TLS on the `bind` line (a shared port takes its default service's). */
+  bindTls?: BindTls;
   /**
    * `balance first`: the servers keep the order the source declared them in (a static
    * list, a servers file; ZooKeeper and DNS report name order) and each gets `id` N in
@@ -208,6 +215,7 @@ export function listenSpecOf(def: ServiceDefinition): ListenSpec {
     ...(def.mode !== undefined && { mode: def.mode }),
     ...(def.match !== undefined && { match: def.match }),
     ...(def.sections !== undefined && { sections: def.sections }),
+    ...(def.bindTls !== undefined && { bindTls: def.bindTls }),
     ...(balancesFirst(def.listenOptions) && { declaredOrder: true as const }),
   };
 }

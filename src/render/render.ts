@@ -3,6 +3,7 @@ import type { DesiredService } from '../model/desired';
 import { PLACEHOLDER_SERVER, serverAddress, serverIdAt, serverName } from '../model/server';
 import type { CompiledTemplates } from './templates';
 import { sharedFrontend, type SharedFrontend } from '../model/routing';
+import { bindOptions } from '../model/bind-tls';
 
 /** The haproxy-wide values the templates need besides the services. */
 export interface RenderSettings {
@@ -27,11 +28,16 @@ export interface RenderContext {
   global: readonly string[];
   defaults: readonly string[];
   /** Ports shared by several `mode: http` services (or routed by `match`): one frontend each. */
-  frontends: Array<SharedFrontend & { bind: string }>;
+  frontends: Array<SharedFrontend & { bind: string; bind_options: string }>;
   services: Array<{
     name: string;
     port: number;
     bind: string;
+    /**
+     * What follows the address on the `bind` line (`ssl crt ... alpn ...`), empty without
+     * `bind_tls`. A template overriding service.hbs or frontend.hbs must render it.
+     */
+    bind_options: string;
     /** Behind a shared frontend: rendered as a `backend`, not a `listen` section. */
     shared: boolean;
     listen_options: readonly string[];
@@ -80,6 +86,8 @@ export function headContext(settings: RenderSettings, shared: ReadonlyMap<number
     .map((port) => ({
       ...sharedFrontend(port, [...shared.get(port)!].sort((a, b) => (a.name < b.name ? -1 : 1)).map((s) => ({ name: s.name, match: s.listen.match }))),
       bind: bindSpec(settings.bindAddress, port),
+      // Only the default service may set TLS for a shared port (bindTlsProblems refuses it with a match).
+      bind_options: bindOptions(shared.get(port)!.find((s) => !s.listen.match)?.listen.bindTls),
     }));
   return {
     frontends,
@@ -114,6 +122,7 @@ export function serviceContext(settings: RenderSettings, s: DesiredService, shar
     name: s.name,
     port: s.listen.port,
     bind: bindSpec(settings.bindAddress, s.listen.port),
+    bind_options: bindOptions(s.listen.bindTls),
     shared,
     listen_options: s.listen.listenOptions,
     sections: s.listen.sections ?? [],
