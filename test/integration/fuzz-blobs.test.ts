@@ -1,17 +1,26 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkConfig } from '../../src/haproxy/config-check';
 import type { DesiredService } from '../../src/model/desired';
 import { normalizeServers, serverName, type Server } from '../../src/model/server';
-import { parseServiceDefinition, type ServiceDefinition } from '../../src/model/service';
+import { parseServiceDefinition, type ServiceDefinition, type ServiceParse } from '../../src/model/service';
 import { isUnixAddress } from '../../src/model/unix-socket';
 import { renderConfig, type RenderSettings } from '../../src/render/render';
 import { loadTemplates } from '../../src/render/templates';
 import { WATCHER_SCHEMAS } from '../../src/watchers';
 import { parseServersFile } from '../../src/watchers/file';
 import { decodeInstance } from '../../src/zk/instance';
+import { TestPki } from '../support/pki';
+import { checkBindCertFiles } from '../../src/agent/bind-cert-files';
+import { checkServiceFiles } from '../../src/agent/service-files';
+
+function atTheDoor(r: ServiceParse): ServiceParse {
+  if (!r.ok) return r;
+  const problems = checkServiceFiles(r.service.files);
+  return problems.length ? { ok: false, errors: problems } : r;
+}
 
 /**
  * Fuzz (issue 9): thousands of random service blobs, mutations of valid blobs of every
@@ -118,6 +127,9 @@ const list = <T>(n: number, f: () => T) => Array.from({ length: int(n + 1) }, f)
 
 const pathPiece = () => pick(['/', '/api', '/img/', '/a.b', '/x+y', '/(v1)', '/~u', '/[x]', '/$', '/^', '/a|b', '/{1}', '/%20', '/;p=1']);
 const glob = () => Array.from({ length: 1 + int(3) }, () => pick([pathPiece(), '*', '?', '*.php', '.png'])).join('').replace(/^([^/])/, '/$1');
+/** Real PEM files for `tls` (haproxy -c opens them), made before the blobs are generated. */
+let tlsFiles: { ca: string; client: string; server: string; serverDir: string } | undefined;
+
 /** Typed keys (proxy-options.ts and options/): any valid combination; HTTP-only ones with mode http. */
 function typedKeys(): Record<string, unknown> {
   const t: Record<string, unknown> = {};
@@ -164,6 +176,22 @@ function typedKeys(): Record<string, unknown> {
       class: int(4095) - 2047,
     }));
     if (!(t.priority as unknown[]).length) delete t.priority;
+  }
+  if (tlsFiles && chance(0.15)) {
+    const sni = chance(0.5) ? { sni: pick(['backend.test', 'API.Example.com', `${label()}.svc.cluster.local`]) } : {};
+    t.tls = pick([
+      () => ({ ca_file: tlsFiles!.ca, ...sni }),
+      () => ({ ca_file: tlsFiles!.ca, verify: 'required', client_cert: tlsFiles!.client, ...sni }),
+      () => ({ verify: 'none', ...sni }),
+      () => ({ verify: 'none', client_cert: tlsFiles!.client }),
+    ])();
+  }
+  if (tlsFiles && !t.match && chance(0.1)) {
+    t.bind_tls = {
+      ...(chance(0.7) ? { cert_files: [tlsFiles.server] } : { cert_dir: tlsFiles.serverDir }),
+      ...(chance(0.5) && { alpn: pick([['h2', 'http/1.1'], ['http/1.1'], ['h2']]) }),
+      ...(chance(0.5) && { min_version: pick(['TLSv1.2', 'TLSv1.3']) }),
+    };
   }
   if (chance(0.1)) t.sticky_offline = true;
   if (t.sticky_offline && t.check === undefined && t.attempts === undefined) t.check = {};
@@ -277,7 +305,19 @@ describe(`fuzzed service blobs (FUZZ_SEED=${SEED})`, () => {
   /** Blobs whose haproxy -c alert names no line: the agent finds them by checking each change alone. */
   const quirks: string[] = [];
 
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  let pki: TestPki | undefined;
+  beforeAll(async () => {
+    pki = await TestPki.create();
+    const server = (await pki.issue('server')).pem;
+    const serverDir = join(pki.dir, 'certs');
+    mkdirSync(serverDir);
+    copyFileSync(server, join(serverDir, 'server.pem'));
+    tlsFiles = { ca: pki.caCert, client: (await pki.issue('client', 'sidecar', { usage: 'clientAuth' })).pem, server, serverDir };
+  });
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true });
+    pki?.cleanup();
+  });
 
   test('validation never throws', () => {
     // eslint-disable-next-line no-console
@@ -287,7 +327,8 @@ describe(`fuzzed service blobs (FUZZ_SEED=${SEED})`, () => {
       const blob = mutate(validBlob());
       let def: ServiceDefinition;
       try {
-        const r = parseServiceDefinition(`f${i}`, blob, WATCHER_SCHEMAS);
+        // As the agent accepts a blob: the pure parse, then the files it names checked at the door.
+        const r = atTheDoor(checkBindCertFiles(parseServiceDefinition(`f${i}`, blob, WATCHER_SCHEMAS)));
         if (!r.ok) {
           if (!Array.isArray(r.errors) || r.errors.length === 0 || r.errors.some((e) => typeof e !== 'string' || e === '')) crashes.push(`#${i}: bad error list ${JSON.stringify(r.errors)}`);
           // Not a crash: zod quotes an unknown key raw (control characters and all), and JSON.stringify leaves DEL as is.
