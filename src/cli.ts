@@ -184,8 +184,8 @@ program
 const AUTH_HELP = `a file holding user:password (default: $${AUTH_FILE_ENV}, else $${AUTH_ENV} itself, else proxymgr.yml's credentials)`;
 const ACL_HELP = 'ACL of the znodes created, e.g. "digest:platform:HASH:all,world:anyone:read" or "creator:all" (default: proxymgr.yml\'s, else creator:all,world:anyone:read with credentials)';
 
-/** proxymgr.yml for a ZooKeeper CLI command: its own credentials are not read when the command line brings some. */
-const loadFor = (file: string, flags: ZkCliFlags) => load(file, { zkCredentials: !hasCliCredentials(flags, process.env) });
+/** proxymgr.yml for a ZooKeeper CLI command: its own credentials are not read when the command line brings some; the API's key never (it serves no API). */
+const loadFor = (file: string, flags: ZkCliFlags) => load(file, { zkCredentials: !hasCliCredentials(flags, process.env), apiTls: false });
 
 const service = program.command('service').description('manage service definitions in the configured ZooKeeper');
 service

@@ -1,4 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import type { AgentView, Override } from '../agent/view';
 import type { Config } from '../config/load';
 import type { Logger } from '../log';
@@ -15,6 +17,8 @@ import { apiTokens, roleAllows, TokenSet, type Role } from './tokens';
 import { createServiceStore } from '../service-config';
 import type { ServiceStore } from '../service-config/store';
 import { precondition, ServiceDefinitions, summarize, type Reply } from './service-definitions';
+import { loadApiTls, type ApiTlsMaterial } from './tls';
+import { watchTlsFiles } from './tls-watch';
 
 const MAX_BODY = 64 * 1024;
 
@@ -30,7 +34,10 @@ interface Mutation {
  * service-config source (role admin). Every mutating call logs one `audit` line.
  */
 export class ApiServer {
-  private server?: Server;
+  private server?: Server | HttpsServer;
+  /** With `api.tls`: what the HTTPS server serves now (a SIGHUP or a changed file may replace it). */
+  private tls?: ApiTlsMaterial;
+  private stopWatch?: () => void;
   private tokens: TokenSet;
   private readonly definitions: ServiceDefinitions;
 
@@ -74,25 +81,59 @@ export class ApiServer {
   reconfigure(config: Config): void {
     this.setTokens(apiTokens(config, this.log));
     this.definitions.reconfigure(config);
+    // loadConfig read the files again: a renewed certificate is served from the next handshake on.
+    if (config.apiTls) this.setTls(config.apiTls, 'sighup');
   }
 
-  async listen(hostPort: string): Promise<{ host: string; port: number }> {
+  /**
+   * Serves `material` from the next handshake on (connections already open keep theirs).
+   * Only the certificate, key and client CA change: whether clients must present a
+   * certificate is fixed when the server is made (a changed `api.tls` restarts the API).
+   */
+  private setTls(material: ApiTlsMaterial, reason: 'sighup' | 'file_changed'): void {
+    if (!this.tls || !this.server || material.sameAs(this.tls)) return;
+    (this.server as HttpsServer).setSecureContext(material.contextOptions());
+    this.tls = material;
+    this.log.info({ event: 'api_tls_reloaded', reason, ...material.info }, `api: now serving certificate ${material.info.subject} (serial ${material.info.serial})`);
+  }
+
+  /** A certificate renewed in place (same paths) is read again without a SIGHUP; a broken one is logged and the served one kept. */
+  private onTlsFilesChanged(): void {
+    if (!this.tls) return;
+    const { material, problems } = loadApiTls(this.tls.files);
+    if (material) return this.setTls(material, 'file_changed');
+    this.log.error({ event: 'api_tls_reload_failed', problems }, `api: keeping the served certificate: ${problems.join('; ')}`);
+  }
+
+  /** Plain HTTP, or HTTPS only when `tls` is given (`config.apiTls`): nothing answers in clear text then. */
+  async listen(hostPort: string, tls?: ApiTlsMaterial): Promise<{ host: string; port: number }> {
     const idx = hostPort.lastIndexOf(':');
     const host = hostPort.slice(0, idx).replace(/^\[|\]$/g, '');
     const port = Number(hostPort.slice(idx + 1));
-    this.server = createServer((req, res) => {
+    const handle = (req: IncomingMessage, res: ServerResponse) => {
       this.route(req, res).catch((err: Error) => json(res, 500, { error: err.message }));
-    });
+    };
+    const mutual = tls?.files.client_ca_file !== undefined;
+    // With a client CA the handshake itself refuses a client without a certificate that CA signed; the token rules still apply after it.
+    this.server = tls ? createHttpsServer({ ...tls.contextOptions(), requestCert: mutual, rejectUnauthorized: mutual }, handle) : createServer(handle);
+    this.tls = tls;
+    if (tls) {
+      // Every failed handshake (a plain HTTP client, no client certificate) would be one line per attempt at info: debug.
+      this.server.on('tlsClientError', (err: Error, socket: TLSSocket) => this.log.debug({ event: 'api_tls_refused', client: socket.remoteAddress, error: err.message }, 'api: TLS handshake failed'));
+    }
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', reject);
       this.server!.listen(port, host, () => resolve());
     });
     const addr = this.server.address() as { port: number };
-    this.log.info({ event: 'api_listening', host, port: addr.port }, 'HTTP API listening');
+    if (tls) this.stopWatch = watchTlsFiles(tls.files, () => this.onTlsFilesChanged());
+    const scheme = tls ? (mutual ? 'https+client-cert' : 'https') : 'http';
+    this.log.info({ event: 'api_listening', host, port: addr.port, scheme, ...(tls && { certificate: tls.info }) }, `${tls ? 'HTTPS' : 'HTTP'} API listening`);
     return { host, port: addr.port };
   }
 
   async close(): Promise<void> {
+    this.stopWatch?.();
     this.dashboard?.close();
     this.definitions.close();
     if (!this.server) return;
@@ -170,7 +211,7 @@ export class ApiServer {
     json(res, reply.status, reply.body, reply.headers);
     const error = reply.status >= 400 ? (reply.body as { error?: string }).error : undefined;
     this.log.info(
-      { event: 'audit', token: who?.name ?? null, role: who?.role ?? null, client: req.socket.remoteAddress, method, path, change, status: reply.status, ...(error && { error }) },
+      { event: 'audit', token: who?.name ?? null, role: who?.role ?? null, client: req.socket.remoteAddress, ...clientCert(req), method, path, change, status: reply.status, ...(error && { error }) },
       `audit: ${method} ${path} by ${who?.name ?? 'no valid token'}: ${reply.status}`,
     );
   }
@@ -232,6 +273,15 @@ export class ApiServer {
 function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': 'application/json', ...headers });
   res.end(`${JSON.stringify(body)}\n`);
+}
+
+/** Under mutual TLS, which machine called: its certificate's subject, in the audit line beside the token. */
+function clientCert(req: IncomingMessage): { client_cert?: string } {
+  const socket = req.socket as Partial<TLSSocket>;
+  if (typeof socket.getPeerCertificate !== 'function') return {};
+  const subject = socket.getPeerCertificate().subject as Record<string, string | string[]> | undefined;
+  const cn = subject?.CN;
+  return cn === undefined ? {} : { client_cert: Array.isArray(cn) ? cn.join(',') : cn };
 }
 
 function reply(res: ServerResponse, r: Reply): void {

@@ -36,7 +36,7 @@ export async function startExtras(config: Config, agent: Agent, log: Logger, fee
     const sampler = new StatsSampler(agent.client, stats_interval_ms, history_max_servers);
     sampler.start();
     api = new ApiServer(agent, agent.client, log, ApiServer.tokensOf(config, log), metrics, new Dashboard(agent, feed, sampler, history_max_servers), ApiServer.storeOf(config));
-    await api.listen(config.api.listen);
+    await api.listen(config.api.listen, config.apiTls);
     const server = api;
     stops.push(() => sampler.stop(), () => server.close());
   }
