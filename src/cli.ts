@@ -77,7 +77,8 @@ async function run(file: string): Promise<void> {
       await stopStatsd();
       stopStatsd = statsdFor(next, agent, log);
     }
-    // A token file's contents can change with proxymgr.yml unchanged: the API re-reads them every time.
+    // A token file's or the API's certificate's contents can change with proxymgr.yml unchanged: the API takes them again every time
+    // (the certificate swapped on the listening server: open connections and dashboard streams stay).
     if (extrasKey(next) === extrasKey(current)) extras?.reconfigure(agent.configuration);
     else {
       await extras?.stop();

@@ -13,7 +13,7 @@ import { writeFileAtomic } from '../util/atomic-write';
 /** What `run` serves besides HAProxy: the HTTP API and dashboard, and the snapshot file. */
 export interface Extras {
   stop(): Promise<void>;
-  /** Settings the API reads on the fly (tokens, token files, the service store) after a SIGHUP. */
+  /** Settings the API reads on the fly (tokens, token files, the service store, the TLS certificate and key) after a SIGHUP. */
   reconfigure(config: Config): void;
 }
 
