@@ -1,5 +1,4 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import type { AgentView, Override } from '../agent/view';
 import type { Config } from '../config/load';
@@ -17,8 +16,8 @@ import { apiTokens, roleAllows, TokenSet, type Role } from './tokens';
 import { createServiceStore } from '../service-config';
 import type { ServiceStore } from '../service-config/store';
 import { precondition, ServiceDefinitions, summarize, type Reply } from './service-definitions';
-import { loadApiTls, type ApiTlsMaterial } from './tls';
-import { watchTlsFiles } from './tls-watch';
+import type { ApiTlsMaterial } from './tls';
+import { TlsServing } from './tls-serving';
 
 const MAX_BODY = 64 * 1024;
 
@@ -34,10 +33,9 @@ interface Mutation {
  * service-config source (role admin). Every mutating call logs one `audit` line.
  */
 export class ApiServer {
-  private server?: Server | HttpsServer;
-  /** With `api.tls`: what the HTTPS server serves now (a SIGHUP or a changed file may replace it). */
-  private tls?: ApiTlsMaterial;
-  private stopWatch?: () => void;
+  private server?: Server;
+  /** With `api.tls`: the HTTPS server and the certificate it serves now. */
+  private tls?: TlsServing;
   private tokens: TokenSet;
   private readonly definitions: ServiceDefinitions;
 
@@ -75,34 +73,14 @@ export class ApiServer {
 
   /**
    * For SIGHUP: reads the tokens again (token files are re-read; environment variables are
-   * the process's own and do not change) and, if `service_config` changed, the store. The
-   * listen address stays until a restart.
+   * the process's own and do not change), if `service_config` changed the store, and with
+   * `api.tls` the certificate and key (re-read by loadConfig). The listen address stays.
    */
   reconfigure(config: Config): void {
     this.setTokens(apiTokens(config, this.log));
     this.definitions.reconfigure(config);
     // loadConfig read the files again: a renewed certificate is served from the next handshake on.
-    if (config.apiTls) this.setTls(config.apiTls, 'sighup');
-  }
-
-  /**
-   * Serves `material` from the next handshake on (connections already open keep theirs).
-   * Only the certificate, key and client CA change: whether clients must present a
-   * certificate is fixed when the server is made (a changed `api.tls` restarts the API).
-   */
-  private setTls(material: ApiTlsMaterial, reason: 'sighup' | 'file_changed'): void {
-    if (!this.tls || !this.server || material.sameAs(this.tls)) return;
-    (this.server as HttpsServer).setSecureContext(material.contextOptions());
-    this.tls = material;
-    this.log.info({ event: 'api_tls_reloaded', reason, ...material.info }, `api: now serving certificate ${material.info.subject} (serial ${material.info.serial})`);
-  }
-
-  /** A certificate renewed in place (same paths) is read again without a SIGHUP; a broken one is logged and the served one kept. */
-  private onTlsFilesChanged(): void {
-    if (!this.tls) return;
-    const { material, problems } = loadApiTls(this.tls.files);
-    if (material) return this.setTls(material, 'file_changed');
-    this.log.error({ event: 'api_tls_reload_failed', problems }, `api: keeping the served certificate: ${problems.join('; ')}`);
+    if (config.apiTls) this.tls?.reload(config.apiTls, 'sighup');
   }
 
   /** Plain HTTP, or HTTPS only when `tls` is given (`config.apiTls`): nothing answers in clear text then. */
@@ -113,27 +91,21 @@ export class ApiServer {
     const handle = (req: IncomingMessage, res: ServerResponse) => {
       this.route(req, res).catch((err: Error) => json(res, 500, { error: err.message }));
     };
-    const mutual = tls?.files.client_ca_file !== undefined;
-    // With a client CA the handshake itself refuses a client without a certificate that CA signed; the token rules still apply after it.
-    this.server = tls ? createHttpsServer({ ...tls.contextOptions(), requestCert: mutual, rejectUnauthorized: mutual }, handle) : createServer(handle);
-    this.tls = tls;
-    if (tls) {
-      // Every failed handshake (a plain HTTP client, no client certificate) would be one line per attempt at info: debug.
-      this.server.on('tlsClientError', (err: Error, socket: TLSSocket) => this.log.debug({ event: 'api_tls_refused', client: socket.remoteAddress, error: err.message }, 'api: TLS handshake failed'));
-    }
+    this.tls = tls && new TlsServing(tls, handle, this.log, this.metrics);
+    this.server = this.tls?.server ?? createServer(handle);
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', reject);
       this.server!.listen(port, host, () => resolve());
     });
     const addr = this.server.address() as { port: number };
-    if (tls) this.stopWatch = watchTlsFiles(tls.files, () => this.onTlsFilesChanged());
-    const scheme = tls ? (mutual ? 'https+client-cert' : 'https') : 'http';
-    this.log.info({ event: 'api_listening', host, port: addr.port, scheme, ...(tls && { certificate: tls.info }) }, `${tls ? 'HTTPS' : 'HTTP'} API listening`);
+    this.tls?.watch();
+    const scheme = this.tls ? (this.tls.mutual ? 'https+client-cert' : 'https') : 'http';
+    this.log.info({ event: 'api_listening', host, port: addr.port, scheme, ...(this.tls && { certificate: this.tls.info }) }, `${this.tls ? 'HTTPS' : 'HTTP'} API listening`);
     return { host, port: addr.port };
   }
 
   async close(): Promise<void> {
-    this.stopWatch?.();
+    this.tls?.close();
     this.dashboard?.close();
     this.definitions.close();
     if (!this.server) return;

@@ -1,6 +1,7 @@
 import { createHash, createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import tls, { type SecureContextOptions } from 'node:tls';
+import { Gauge, type Registry } from 'prom-client';
 
 /** `api.tls` with its paths resolved against proxymgr.yml's directory. */
 export interface ApiTlsFiles {
@@ -105,4 +106,26 @@ function firstCert(pem: Buffer, key: string, file: string, problems: string[]): 
     problems.push(`api.tls.${key}: ${file}: not a valid certificate (${(e as Error).message})`);
     return undefined;
   }
+}
+
+export const EXPIRY_METRIC = 'proxymgr_api_certificate_expiry_timestamp_seconds';
+
+/**
+ * The expiry of the certificate the API serves now, read at scrape time, so an alert can
+ * catch a renewal that did not happen (or was not picked up). Returns the function that
+ * removes it (an API restarted without TLS has none).
+ */
+export function registerExpiryGauge(registry: Registry, served: () => CertInfo | undefined): () => void {
+  // The registry outlives an API restarted by SIGHUP: the new server's gauge replaces the old one.
+  registry.removeSingleMetric(EXPIRY_METRIC);
+  new Gauge({
+    name: EXPIRY_METRIC,
+    help: 'when the certificate the API serves expires (Unix time)',
+    registers: [registry],
+    collect() {
+      const info = served();
+      if (info) this.set(Date.parse(info.validTo) / 1000);
+    },
+  });
+  return () => registry.removeSingleMetric(EXPIRY_METRIC);
 }

@@ -5,6 +5,7 @@ import { Registry } from 'prom-client';
 import type { AgentView } from '../../../src/agent/view';
 import { ApiServer } from '../../../src/api/server';
 import { watchTlsFiles } from '../../../src/api/tls-watch';
+import { EXPIRY_METRIC } from '../../../src/api/tls';
 import { parseConfig } from '../../../src/config/load';
 import { httpsCall, normalSerial } from '../../support/https';
 import { TestPki } from '../../support/pki';
@@ -27,7 +28,8 @@ describe('ApiServer with api.tls', () => {
     const text = `service_config: {type: file, path: services}\napi:\n  tls: {cert_file: unit.crt, key_file: unit.key}\n`;
     const issued = await pki.issue('unit', 'localhost');
     const config = parseConfig(text, file);
-    const api = new ApiServer(agent, undefined, log, undefined, new Registry());
+    const registry = new Registry();
+    const api = new ApiServer(agent, undefined, log, undefined, registry);
     try {
       const { port } = await api.listen('127.0.0.1:0', config.apiTls);
       const url = `https://localhost:${port}/livez`;
@@ -43,9 +45,13 @@ describe('ApiServer with api.tls', () => {
       expect(lines.filter((l) => l.event === 'api_tls_reloaded').map((l) => [l.reason, normalSerial(String(l.serial))])).toEqual([['sighup', renewed]]);
       // Not a word of the key in the logs.
       expect(JSON.stringify(lines)).not.toContain('PRIVATE KEY');
+      // The served certificate's expiry, for an alert on a renewal that did not happen.
+      const notAfter = Date.parse(String(lines.filter((l) => l.event === 'api_tls_reloaded')[0].validTo)) / 1000;
+      expect(await registry.getSingleMetricAsString(EXPIRY_METRIC)).toContain(`${EXPIRY_METRIC} ${notAfter}`);
     } finally {
       await api.close();
     }
+    expect(registry.getSingleMetric(EXPIRY_METRIC)).toBeUndefined();
   });
 });
 
