@@ -95,6 +95,8 @@ describe('HTTP API over TLS', () => {
     expect(await runCheck([url], { PROXYMGR_CA_FILE: pki.caCert })).toEqual({ code: 0, out: 'OK - 1 services ok | ok=1 error=0' });
     expect((await runCheck([url])).code).toBe(2);
     expect(await firstSseEvent(`${url}/events`, pki.caCert)).toBe('hello');
+    const metrics = (await httpsCall(`${url}/metrics`, { ca: pki.caCert })).text;
+    expect(metrics).toMatch(/^proxymgr_api_certificate_expiry_timestamp_seconds \d+$/m);
 
     // Renewed in place, then SIGHUP: the new certificate from the next handshake on, same agent, same listener.
     const pid = agent.proc!.pid;
