@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { copyFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { AgentFixture, ROOT, runCli } from '../support/agent';
@@ -142,6 +142,34 @@ describe('HTTP API over TLS', () => {
       expect([cmd, res.code]).toEqual([cmd, 2]);
       expect(res.stderr).toContain(`api.tls.key_file: does not match api.tls.cert_file (${other.key} is not the key of ${api.cert})`);
     }
+  });
+
+  test('turned on by SIGHUP: the API restarts on HTTPS (same agent), and back to HTTP when it is taken out', async () => {
+    const api = await pki.issue('api-on', 'localhost');
+    const [svcPort, apiPort] = [await freePort(), await freePort()];
+    agent = new AgentFixture({
+      services: { web: { type: 'static', port: svcPort, servers: [`127.0.0.1:${backends.ports[0]}`] } },
+      extraYaml: `api:\n  listen: "127.0.0.1:${apiPort}"`,
+    });
+    await agent.start();
+    await agent.waitLog((l) => l.event === 'api_listening');
+    expect(await plainHttp(apiPort)).toBe('status 200');
+    const plain = readFileSync(agent.configFile, 'utf8');
+    const pid = agent.proc!.pid;
+
+    let from = agent.mark();
+    writeFileSync(agent.configFile, `${plain}  tls: {cert_file: ${api.cert}, key_file: ${api.key}}\n`);
+    agent.proc!.kill('SIGHUP');
+    expect(await agent.waitLog((l) => l.event === 'api_listening', 15_000, from)).toMatchObject({ scheme: 'https' });
+    expect((await httpsCall(`https://localhost:${apiPort}/status`, { ca: pki.caCert })).status).toBe(200);
+    expect(await plainHttp(apiPort)).toMatch(/^error /);
+
+    from = agent.mark();
+    writeFileSync(agent.configFile, plain);
+    agent.proc!.kill('SIGHUP');
+    expect(await agent.waitLog((l) => l.event === 'api_listening', 15_000, from)).toMatchObject({ scheme: 'http' });
+    expect(await plainHttp(apiPort)).toBe('status 200');
+    expect(agent.proc!.pid).toBe(pid);
   });
 
   test('with client_ca_file: no client certificate or one of another CA is refused in the handshake; a CA-signed one is served and mutations still need the token', async () => {
