@@ -140,7 +140,8 @@ async function check(file: string, opts: { haproxy: boolean }): Promise<number> 
 }
 
 async function render(file: string): Promise<void> {
-  const config = load(file);
+  // haproxy.cfg owes nothing to the API's certificate: whoever renders need not read its key.
+  const config = load(file, { apiTls: false });
   const agent = new Agent(config, silentLogger(), { manageHAProxy: false, initialSyncMs: 5000 });
   try {
     await agent.start();

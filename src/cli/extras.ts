@@ -32,6 +32,8 @@ export async function startExtras(config: Config, agent: Agent, log: Logger, fee
   const stops: Array<() => Promise<void> | void> = [];
   let api: ApiServer | undefined;
   if (config.api) {
+    // Fail closed: a config loaded without its TLS files (apiTls: false) must never serve the API in clear text.
+    if (config.api.tls && !config.apiTls) throw new Error('api.tls is set but its files were not loaded; refusing to serve the API without TLS');
     const { stats_interval_ms, history_max_servers } = config.api;
     const sampler = new StatsSampler(agent.client, stats_interval_ms, history_max_servers);
     sampler.start();
