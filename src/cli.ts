@@ -77,7 +77,8 @@ async function run(file: string): Promise<void> {
       await stopStatsd();
       stopStatsd = statsdFor(next, agent, log);
     }
-    // A token file's contents can change with proxymgr.yml unchanged: the API re-reads them every time.
+    // A token file's or the API's certificate's contents can change with proxymgr.yml unchanged: the API takes them again every time
+    // (the certificate swapped on the listening server: open connections and dashboard streams stay).
     if (extrasKey(next) === extrasKey(current)) extras?.reconfigure(agent.configuration);
     else {
       await extras?.stop();
@@ -139,7 +140,8 @@ async function check(file: string, opts: { haproxy: boolean }): Promise<number> 
 }
 
 async function render(file: string): Promise<void> {
-  const config = load(file);
+  // haproxy.cfg owes nothing to the API's certificate: whoever renders need not read its key.
+  const config = load(file, { apiTls: false });
   const agent = new Agent(config, silentLogger(), { manageHAProxy: false, initialSyncMs: 5000 });
   try {
     await agent.start();
@@ -184,8 +186,8 @@ program
 const AUTH_HELP = `a file holding user:password (default: $${AUTH_FILE_ENV}, else $${AUTH_ENV} itself, else proxymgr.yml's credentials)`;
 const ACL_HELP = 'ACL of the znodes created, e.g. "digest:platform:HASH:all,world:anyone:read" or "creator:all" (default: proxymgr.yml\'s, else creator:all,world:anyone:read with credentials)';
 
-/** proxymgr.yml for a ZooKeeper CLI command: its own credentials are not read when the command line brings some. */
-const loadFor = (file: string, flags: ZkCliFlags) => load(file, { zkCredentials: !hasCliCredentials(flags, process.env) });
+/** proxymgr.yml for a ZooKeeper CLI command: its own credentials are not read when the command line brings some; the API's key never (it serves no API). */
+const loadFor = (file: string, flags: ZkCliFlags) => load(file, { zkCredentials: !hasCliCredentials(flags, process.env), apiTls: false });
 
 const service = program.command('service').description('manage service definitions in the configured ZooKeeper');
 service

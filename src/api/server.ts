@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import type { AgentView, Override } from '../agent/view';
 import type { Config } from '../config/load';
 import type { Logger } from '../log';
@@ -15,6 +16,8 @@ import { apiTokens, roleAllows, TokenSet, type Role } from './tokens';
 import { createServiceStore } from '../service-config';
 import type { ServiceStore } from '../service-config/store';
 import { precondition, ServiceDefinitions, summarize, type Reply } from './service-definitions';
+import type { ApiTlsMaterial } from './tls';
+import { TlsServing } from './tls-serving';
 
 const MAX_BODY = 64 * 1024;
 
@@ -31,6 +34,8 @@ interface Mutation {
  */
 export class ApiServer {
   private server?: Server;
+  /** With `api.tls`: the HTTPS server and the certificate it serves now. */
+  private tls?: TlsServing;
   private tokens: TokenSet;
   private readonly definitions: ServiceDefinitions;
 
@@ -68,31 +73,39 @@ export class ApiServer {
 
   /**
    * For SIGHUP: reads the tokens again (token files are re-read; environment variables are
-   * the process's own and do not change) and, if `service_config` changed, the store. The
-   * listen address stays until a restart.
+   * the process's own and do not change), if `service_config` changed the store, and with
+   * `api.tls` the certificate and key (re-read by loadConfig). The listen address stays.
    */
   reconfigure(config: Config): void {
     this.setTokens(apiTokens(config, this.log));
     this.definitions.reconfigure(config);
+    // loadConfig read the files again: a renewed certificate is served from the next handshake on.
+    if (config.apiTls) this.tls?.reload(config.apiTls, 'sighup');
   }
 
-  async listen(hostPort: string): Promise<{ host: string; port: number }> {
+  /** Plain HTTP, or HTTPS only when `tls` is given (`config.apiTls`): nothing answers in clear text then. */
+  async listen(hostPort: string, tls?: ApiTlsMaterial): Promise<{ host: string; port: number }> {
     const idx = hostPort.lastIndexOf(':');
     const host = hostPort.slice(0, idx).replace(/^\[|\]$/g, '');
     const port = Number(hostPort.slice(idx + 1));
-    this.server = createServer((req, res) => {
+    const handle = (req: IncomingMessage, res: ServerResponse) => {
       this.route(req, res).catch((err: Error) => json(res, 500, { error: err.message }));
-    });
+    };
+    this.tls = tls && new TlsServing(tls, handle, this.log, this.metrics);
+    this.server = this.tls?.server ?? createServer(handle);
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', reject);
       this.server!.listen(port, host, () => resolve());
     });
     const addr = this.server.address() as { port: number };
-    this.log.info({ event: 'api_listening', host, port: addr.port }, 'HTTP API listening');
+    this.tls?.watch();
+    const scheme = this.tls ? (this.tls.mutual ? 'https+client-cert' : 'https') : 'http';
+    this.log.info({ event: 'api_listening', host, port: addr.port, scheme, ...(this.tls && { certificate: this.tls.info }) }, `${this.tls ? 'HTTPS' : 'HTTP'} API listening`);
     return { host, port: addr.port };
   }
 
   async close(): Promise<void> {
+    this.tls?.close();
     this.dashboard?.close();
     this.definitions.close();
     if (!this.server) return;
@@ -170,7 +183,7 @@ export class ApiServer {
     json(res, reply.status, reply.body, reply.headers);
     const error = reply.status >= 400 ? (reply.body as { error?: string }).error : undefined;
     this.log.info(
-      { event: 'audit', token: who?.name ?? null, role: who?.role ?? null, client: req.socket.remoteAddress, method, path, change, status: reply.status, ...(error && { error }) },
+      { event: 'audit', token: who?.name ?? null, role: who?.role ?? null, client: req.socket.remoteAddress, ...clientCert(req), method, path, change, status: reply.status, ...(error && { error }) },
       `audit: ${method} ${path} by ${who?.name ?? 'no valid token'}: ${reply.status}`,
     );
   }
@@ -232,6 +245,15 @@ export class ApiServer {
 function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': 'application/json', ...headers });
   res.end(`${JSON.stringify(body)}\n`);
+}
+
+/** Under mutual TLS, which machine called: its certificate's subject, in the audit line beside the token. */
+function clientCert(req: IncomingMessage): { client_cert?: string } {
+  const socket = req.socket as Partial<TLSSocket>;
+  if (typeof socket.getPeerCertificate !== 'function') return {};
+  const subject = socket.getPeerCertificate().subject as Record<string, string | string[]> | undefined;
+  const cn = subject?.CN;
+  return cn === undefined ? {} : { client_cert: Array.isArray(cn) ? cn.join(',') : cn };
 }
 
 function reply(res: ServerResponse, r: Reply): void {

@@ -13,7 +13,7 @@ import { writeFileAtomic } from '../util/atomic-write';
 /** What `run` serves besides HAProxy: the HTTP API and dashboard, and the snapshot file. */
 export interface Extras {
   stop(): Promise<void>;
-  /** Settings the API reads on the fly (tokens, token files, the service store) after a SIGHUP. */
+  /** Settings the API reads on the fly (tokens, token files, the service store, the TLS certificate and key) after a SIGHUP. */
   reconfigure(config: Config): void;
 }
 
@@ -32,11 +32,13 @@ export async function startExtras(config: Config, agent: Agent, log: Logger, fee
   const stops: Array<() => Promise<void> | void> = [];
   let api: ApiServer | undefined;
   if (config.api) {
+    // Fail closed: a config loaded without its TLS files (apiTls: false) must never serve the API in clear text.
+    if (config.api.tls && !config.apiTls) throw new Error('api.tls is set but its files were not loaded; refusing to serve the API without TLS');
     const { stats_interval_ms, history_max_servers } = config.api;
     const sampler = new StatsSampler(agent.client, stats_interval_ms, history_max_servers);
     sampler.start();
     api = new ApiServer(agent, agent.client, log, ApiServer.tokensOf(config, log), metrics, new Dashboard(agent, feed, sampler, history_max_servers), ApiServer.storeOf(config));
-    await api.listen(config.api.listen);
+    await api.listen(config.api.listen, config.apiTls);
     const server = api;
     stops.push(() => sampler.stop(), () => server.close());
   }

@@ -5,18 +5,22 @@ import { configSchema, type RawConfig } from './schema';
 import { formatIssues, PARSE_OPTIONS } from '../model/fields';
 import { resolveZk } from '../zk/ensembles';
 import type { ZkDirectory } from '../zk/target';
+import { loadApiTls, type ApiTlsMaterial } from '../api/tls';
 
 /**
  * proxymgr.yml, validated, with every relative path resolved against the file's directory.
- * `zk` holds the ZooKeeper ensembles with their credentials read (they print as names only).
+ * `zk` holds the ZooKeeper ensembles with their credentials read (they print as names only);
+ * `apiTls` the API's certificate and key as read from `api.tls` (it prints as file names only).
  */
-export type Config = RawConfig & { file: string; haproxy: RawConfig['haproxy'] & { state_file: string; overrides_file: string }; zk: ZkDirectory };
+export type Config = RawConfig & { file: string; haproxy: RawConfig['haproxy'] & { state_file: string; overrides_file: string }; zk: ZkDirectory; apiTls?: ApiTlsMaterial };
 
 export interface LoadOptions {
   /** Where credentials_env variables are read. */
   env?: NodeJS.ProcessEnv;
   /** False: ZooKeeper credentials are not read (a CLI command that was given its own). */
   zkCredentials?: boolean;
+  /** False: `api.tls`'s files are not read (a command that serves no API, run by someone who may not read the key). */
+  apiTls?: boolean;
 }
 
 export class ConfigError extends Error {
@@ -66,6 +70,14 @@ export function parseConfig(text: string, path: string, opts: LoadOptions = {}):
   // Credentials are read here, so a missing file or variable stops a start or a SIGHUP by name.
   const zk = resolveZk(cfg.zookeeper.ensembles, cfg.service_config, { baseDir: base, env: opts.env ?? process.env, credentials: opts.zkCredentials });
   late.push(...zk.problems);
+  // The API's certificate and key too: a missing file or a key that is not the certificate's stops a start or a SIGHUP (which keeps the served ones).
+  const tlsFiles = cfg.api?.tls && {
+    cert_file: abs(cfg.api.tls.cert_file),
+    key_file: abs(cfg.api.tls.key_file),
+    ...(cfg.api.tls.client_ca_file !== undefined && { client_ca_file: abs(cfg.api.tls.client_ca_file) }),
+  };
+  const apiTls = tlsFiles && opts.apiTls !== false ? loadApiTls(tlsFiles) : undefined;
+  late.push(...(apiTls?.problems ?? []));
   if (late.length) throw new ConfigError(path, late);
   return {
     ...cfg,
@@ -80,6 +92,8 @@ export function parseConfig(text: string, path: string, opts: LoadOptions = {}):
       template_dir: cfg.haproxy.template_dir === undefined ? undefined : abs(cfg.haproxy.template_dir),
     },
     snapshot: cfg.snapshot && { ...cfg.snapshot, path: abs(cfg.snapshot.path) },
+    api: cfg.api && { ...cfg.api, tls: tlsFiles },
+    apiTls: apiTls?.material,
     service_config: cfg.service_config.type === 'file' ? { ...cfg.service_config, path: abs(cfg.service_config.path) } : cfg.service_config,
     zk: zk.directory,
   };

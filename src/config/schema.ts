@@ -163,6 +163,16 @@ const dns = z.strictObject({
   nameservers: z.array(nameserver).max(8).optional(),
 });
 
+/** PEM files, relative to proxymgr.yml; read and checked at load and on every SIGHUP (src/api/tls.ts). */
+const apiTls = z.strictObject({
+  /** The server certificate, optionally followed by its chain. */
+  cert_file: z.string().min(1),
+  /** Its private key (not encrypted). */
+  key_file: z.string().min(1),
+  /** CA(s) that sign the clients' certificates: set, every connection must present one (mutual TLS). */
+  client_ca_file: z.string().min(1).optional(),
+});
+
 const api = z.strictObject({
   /** host:port; loopback by default so that nothing outside the host can reach it. */
   listen: z.string().regex(/^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]|localhost):\d{1,5}$/, 'must be IP:port').default('127.0.0.1:8787'),
@@ -187,6 +197,8 @@ const api = z.strictObject({
   stats_interval_ms: z.int().min(100).max(60_000).default(2_000),
   /** At most this many servers keep a history (7.6 KiB each); the longest idle gives its history up first. */
   history_max_servers: z.int().min(0).max(1_000_000).default(4_000),
+  /** HTTPS only (TLS 1.2 or later); with client_ca_file, clients must also present a certificate that CA signed. */
+  tls: apiTls.optional(),
 });
 
 /** A service name, or a pattern with `*` for any run of characters. */

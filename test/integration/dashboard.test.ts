@@ -1,11 +1,13 @@
 import { createServer, request, type Server } from 'node:http';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { createHash, X509Certificate } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { AgentFixture, ROOT } from '../support/agent';
 import { startBackends, type Backends } from '../support/backends';
 import { freePort, sample, waitUntil } from '../support/net';
 import { RuntimeClient } from '../../src/haproxy/runtime-client';
+import { TestPki } from '../support/pki';
 
 const TOKEN = 'dashboard-token-0123456789';
 const VIEWER = 'dashboard-viewer-0123456789';
@@ -184,5 +186,46 @@ describe('dashboard in a real browser', () => {
     expect(await panel.count()).toBe(0);
     expect(statusMs).toBeLessThan(1000);
     expect(pageErrors).toEqual([]);
+  });
+
+  test('over HTTPS (api.tls): the page, its modules, the live stream and the watch calls all go over TLS', async () => {
+    const pki = await TestPki.create();
+    try {
+      const [b1, b2] = backends.ports;
+      const [webPort, apiPort] = await Promise.all([freePort(), freePort()]);
+      const cert = await pki.issue('api', 'localhost');
+      agent = new AgentFixture({
+        services: { web: { type: 'static', port: webPort, servers: [`127.0.0.1:${b1}`] } },
+        extraYaml: `api:\n  listen: "127.0.0.1:${apiPort}"\n  token: ${TOKEN}\n  stats_interval_ms: 250\n  tls: {cert_file: ${cert.cert}, key_file: ${cert.key}}`,
+      });
+      await agent.start();
+      await agent.waitLog((l) => l.event === 'api_listening');
+      // Trust exactly this server key (not every certificate error), as a pinned CA would.
+      const spki = createHash('sha256').update(new X509Certificate(readFileSync(cert.cert)).publicKey.export({ type: 'spki', format: 'der' })).digest('base64');
+      browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: [...CHROMIUM_ARGS, `--ignore-certificate-errors-spki-list=${spki}`] });
+      const page = await browser.newPage();
+      const pageErrors: string[] = [];
+      page.on('pageerror', (e) => pageErrors.push(e.message));
+      page.on('console', (m) => m.type() === 'error' && pageErrors.push(m.text()));
+      const requests: string[] = [];
+      page.on('request', (r) => requests.push(r.url()));
+      await page.goto(`https://localhost:${apiPort}/`);
+      await page.locator('#connection[data-state="live"]').waitFor({ timeout: 10_000 });
+      const web = page.locator('#service-rows [data-service="web"]');
+      await web.locator('[role="cell"]', { hasText: '1/1' }).waitFor({ timeout: 5000 });
+      // Expanded: the servers come over the stream once the page told the agent (POST .../watch) what it shows.
+      await web.getByRole('button', { name: 'web', exact: true }).click();
+      const panel = page.locator('[data-panel="web"]');
+      await waitUntil('one server in the panel', async () => (await panel.locator('tbody tr[data-server]').count()) === 1, 5000);
+      // A change in the source reaches the open page live, over the TLS stream.
+      agent.writeService('web', { type: 'static', port: webPort, servers: [`127.0.0.1:${b1}`, `127.0.0.1:${b2}`] });
+      await panel.locator(`tr[data-server="127.0.0.1:${b2}"]`).waitFor({ timeout: 10_000 });
+      await web.locator('[role="cell"]', { hasText: '2/2' }).waitFor({ timeout: 5000 });
+      expect(requests.some((u) => u.endsWith('/events'))).toBe(true);
+      expect(requests.filter((u) => !u.startsWith(`https://localhost:${apiPort}/`))).toEqual([]);
+      expect(pageErrors).toEqual([]);
+    } finally {
+      pki.cleanup();
+    }
   });
 });
