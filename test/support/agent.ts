@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { showInfo } from '../../src/haproxy/runtime-client';
+import { HAPROXY } from './haproxy-bin';
 import { duplicateKeys } from './json-keys';
 
 /** The project root: the nearest directory above with a package.json (works from compiled copies too). */
@@ -56,6 +57,8 @@ export class AgentFixture {
       this.configFile,
       [
         'haproxy:',
+        // Only when another binary is asked for: tests that write their own haproxy.path still can.
+        ...(HAPROXY !== 'haproxy' ? [`  path: ${JSON.stringify(HAPROXY)}`] : []),
         '  config_path: run/haproxy.cfg',
         '  socket_path: run/admin.sock',
         '  hard_stop_after: 10s',
@@ -175,7 +178,8 @@ export function haproxyPidsFor(configPath: string): number[] {
       const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       if (/\) Z /.test(stat)) continue; // a zombie is already dead
-      if (argv[0].endsWith('haproxy') && argv.includes(configPath)) pids.push(Number(entry));
+      // argv[0] is the dynamic loader when HAProxy runs through a wrapper (scripts/haproxy-3.0.sh).
+      if (argv.slice(0, 4).some((a) => /(^|\/)haproxy$/.test(a)) && argv.includes(configPath)) pids.push(Number(entry));
     } catch {
       // exited while we looked
     }
