@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { dirname } from 'node:path';
 
 /**
  * The HAProxy every test runs: PROXYMGR_TEST_HAPROXY (e.g. the 3.0 wrapper that
@@ -20,4 +21,14 @@ export function haproxyAtLeast(major: number, minor: number): boolean {
   const m = /^(\d+)\.(\d+)/.exec(haproxyVersion());
   if (!m) return false;
   return Number(m[1]) > major || (Number(m[1]) === major && Number(m[2]) >= minor);
+}
+
+/**
+ * process.env with HAPROXY's directory first on PATH when HAPROXY is a file named `haproxy`
+ * (the 3.0 wrapper is): configs the tests do not write (examples/, proxymgr.example.yml)
+ * say `haproxy` and so run the same version as the rest.
+ */
+export function haproxyEnv(): NodeJS.ProcessEnv {
+  if (!/\/haproxy$/.test(HAPROXY)) return { ...process.env };
+  return { ...process.env, PATH: `${dirname(HAPROXY)}:${process.env.PATH ?? ''}` };
 }
