@@ -16,7 +16,11 @@ wrapper="$prefix/haproxy"
 suite=trixie
 want=3.0
 
-is_wanted() { [ -x "$wrapper" ] && "$wrapper" -v 2>/dev/null | grep -q "^HAProxy version $want\."; }
+# The output is read whole first: `grep -q` closing the pipe early would fail it under pipefail.
+is_wanted() {
+  local out
+  [ -x "$wrapper" ] && out=$("$wrapper" -v 2>/dev/null) && [[ "$out" == "HAProxy version $want."* ]]
+}
 
 if is_wanted; then
   echo "$wrapper"
