@@ -97,4 +97,5 @@ if ! is_wanted; then
   "$wrapper" -v >&2 || true
   exit 1
 fi
+rm -rf "$apt"   # the lists and .debs (30 MB): the extracted root is all that runs
 echo "$wrapper"
