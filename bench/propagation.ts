@@ -13,6 +13,7 @@ import { startBackends } from '../test/support/backends';
 import { freePort } from '../test/support/net';
 import { RuntimeClient } from '../src/haproxy/runtime-client';
 import type { ActualServer } from '../src/model/actual';
+import { haproxyBinaries, shortVersion } from './lib/haproxy-versions';
 import { ms, ratio, runAlone, size, summarize, table, type Bench } from './lib/report';
 
 const EVENTS = size('BENCH_EVENTS', 1000, 200);
@@ -39,7 +40,7 @@ function matches(state: ActualServer[], want: Map<number, number>): boolean {
   return live.length === want.size && live.every((s) => want.get(s.port) === s.weight);
 }
 
-async function measure(runtimeEnabled: boolean, ports: number[]): Promise<Run> {
+async function measure(runtimeEnabled: boolean, ports: number[], haproxyPath: string): Promise<Run> {
   const port = await freePort();
   const blob = (want: Map<number, number>) => ({
     type: 'static',
@@ -52,6 +53,7 @@ async function measure(runtimeEnabled: boolean, ports: number[]): Promise<Run> {
     reload: { quiet_ms: 0, max_wait_ms: 0, min_interval_ms: 0 },
     runtime: { enabled: runtimeEnabled, drift_interval_ms: 0 },
     logLevel: 'info',
+    haproxyPath,
   });
   try {
     await agent.start();
@@ -72,9 +74,9 @@ async function measure(runtimeEnabled: boolean, ports: number[]): Promise<Run> {
   }
 }
 
-async function socketRoundTrip(): Promise<number[]> {
+async function socketRoundTrip(haproxyPath: string): Promise<number[]> {
   const port = await freePort();
-  const agent = new AgentFixture({ services: { web: { type: 'static', port, servers: ['127.0.0.1:1'] } }, logLevel: 'info' });
+  const agent = new AgentFixture({ services: { web: { type: 'static', port, servers: ['127.0.0.1:1'] } }, logLevel: 'info', haproxyPath });
   try {
     await agent.start();
     const client = new RuntimeClient(agent.socketPath);
@@ -98,18 +100,23 @@ async function run(): Promise<string> {
       if (i % 3 !== 1) counts.membership++;
       if (i % 3 !== 0) counts.weight++;
     }
-    const rtt = summarize(await socketRoundTrip());
-    const oursRun = await measure(true, backends.ports);
-    const baseRun = await measure(false, backends.ports);
-    const ours = summarize(oursRun.latencies);
-    const base = summarize(baseRun.latencies);
-    const rows: Array<Array<string | number>> = (['p50', 'p90', 'p99', 'max'] as const).map((k) => [`propagation ${k} (ms)`, ms(ours[k]), ms(base[k]), ratio(ours[k], base[k]), ms(rtt[k])]);
-    rows.push(['reloads', oursRun.reloads, baseRun.reloads, '', '']);
-    rows.push(['events per second', (EVENTS / (oursRun.totalMs / 1000)).toFixed(0), (EVENTS / (baseRun.totalMs / 1000)).toFixed(0), ratio(EVENTS / (baseRun.totalMs / 1000), EVENTS / (oursRun.totalMs / 1000)), '']);
+    const rows: Array<Array<string | number>> = [];
+    // One block of rows per HAProxy version (2.6 on PATH, 3.0 from scripts/haproxy-3.0.sh when installed).
+    for (const h of haproxyBinaries()) {
+      const v = shortVersion(h.version);
+      const rtt = summarize(await socketRoundTrip(h.binary));
+      const oursRun = await measure(true, backends.ports, h.binary);
+      const baseRun = await measure(false, backends.ports, h.binary);
+      const ours = summarize(oursRun.latencies);
+      const base = summarize(baseRun.latencies);
+      for (const k of ['p50', 'p90', 'p99', 'max'] as const) rows.push([v, `propagation ${k} (ms)`, ms(ours[k]), ms(base[k]), ratio(ours[k], base[k]), ms(rtt[k])]);
+      rows.push([v, 'reloads', oursRun.reloads, baseRun.reloads, '', '']);
+      rows.push([v, 'events per second', (EVENTS / (oursRun.totalMs / 1000)).toFixed(0), (EVENTS / (baseRun.totalMs / 1000)).toFixed(0), ratio(EVENTS / (baseRun.totalMs / 1000), EVENTS / (oursRun.totalMs / 1000)), '']);
+    }
     return [
       `${EVENTS} service-file writes on one service, cycling through: a server added; a weight changed; the server removed and the weight restored (${counts.membership} membership and ${counts.weight} weight changes). Visible = \`show servers state\` shows every server with its weight; the next write starts when the previous one is visible.`,
       '',
-      table(['metric', 'proxymgr (runtime API)', 'baseline (reload per change)', 'baseline / proxymgr', 'socket round trip (limit)'], rows),
+      table(['HAProxy', 'metric', 'proxymgr (runtime API)', 'baseline (reload per change)', 'baseline / proxymgr', 'socket round trip (limit)'], rows),
     ].join('\n');
   } finally {
     await backends.close();

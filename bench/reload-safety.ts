@@ -14,6 +14,7 @@ import { AgentFixture } from '../test/support/agent';
 import { freePort, waitUntil } from '../test/support/net';
 import { showInfo } from '../src/haproxy/runtime-client';
 import { connLoad, type ConnLoadResult } from './lib/conn-load';
+import { haproxyBinaries, shortVersion } from './lib/haproxy-versions';
 import { runAlone, size, table, type Bench } from './lib/report';
 
 const RELOADS = size('BENCH_RELOADS', 200, 50);
@@ -29,7 +30,7 @@ interface Outcome {
   load: ConnLoadResult;
 }
 
-async function agentReloads(): Promise<Outcome> {
+async function agentReloads(haproxyPath: string): Promise<Outcome> {
   const port = await freePort();
   // A changed listen option always needs a reload, whatever the runtime API could do.
   const svc = (gen: number) => ({ type: 'static', port, listen_options: [ANSWER, `http-response set-header X-Generation ${gen}`], servers: ['127.0.0.1:1'] });
@@ -38,6 +39,7 @@ async function agentReloads(): Promise<Outcome> {
     defaults: DEFAULTS,
     reload: { quiet_ms: 0, max_wait_ms: 0, min_interval_ms: 0 },
     logLevel: 'info',
+    haproxyPath,
   });
   try {
     await agent.start();
@@ -57,7 +59,7 @@ async function agentReloads(): Promise<Outcome> {
 }
 
 /** HAProxy run by hand from a fixed config, reloaded the way `how` says. */
-async function plainReloads(how: 'stop-start' | 'sf'): Promise<Outcome> {
+async function plainReloads(how: 'stop-start' | 'sf', binary: string): Promise<Outcome> {
   const dir = mkdtempSync(join(tmpdir(), 'pmgr-bench-'));
   const port = await freePort();
   const sock = join(dir, 'admin.sock');
@@ -68,7 +70,7 @@ async function plainReloads(how: 'stop-start' | 'sf'): Promise<Outcome> {
   );
   const procs = new Set<ChildProcess>();
   const startOne = async (extra: string[]) => {
-    const p = spawn('haproxy', ['-db', '-f', cfg, ...extra], { stdio: 'ignore' });
+    const p = spawn(binary, ['-db', '-f', cfg, ...extra], { stdio: 'ignore' });
     procs.add(p);
     p.once('exit', () => procs.delete(p));
     await waitUntil('haproxy to answer', async () => Number((await showInfo(sock, 200).catch(() => ({ Pid: '0' }))).Pid) === p.pid, 5000, 2);
@@ -99,8 +101,14 @@ async function plainReloads(how: 'stop-start' | 'sf'): Promise<Outcome> {
 }
 
 async function run(): Promise<string> {
-  const outcomes = [await agentReloads(), await plainReloads('stop-start'), await plainReloads('sf')];
+  // Every method on each HAProxy version (2.6 on PATH, 3.0 from scripts/haproxy-3.0.sh when installed).
+  const outcomes: Array<Outcome & { version: string }> = [];
+  for (const h of haproxyBinaries()) {
+    const version = shortVersion(h.version);
+    outcomes.push({ version, ...(await agentReloads(h.binary)) }, { version, ...(await plainReloads('stop-start', h.binary)) }, { version, ...(await plainReloads('sf', h.binary)) });
+  }
   const rows = outcomes.map((o) => [
+    o.version,
     o.method,
     o.reloads,
     o.load.ok + o.load.failed,
@@ -112,7 +120,7 @@ async function run(): Promise<string> {
   return [
     `${RELOADS} reloads while ${CONCURRENCY} loops open new TCP connections to 127.0.0.1 (one HTTP/1.0 request each, answered by HAProxy itself); every refused, reset or non-200 connection counts as failed.`,
     '',
-    table(['reload method', 'reloads', 'connections', 'per second', 'failed', 'failed share', 'failure kinds'], rows),
+    table(['HAProxy', 'reload method', 'reloads', 'connections', 'per second', 'failed', 'failed share', 'failure kinds'], rows),
   ].join('\n');
 }
 

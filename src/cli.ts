@@ -7,6 +7,7 @@ import { createMetrics } from './api/metrics';
 import { EventFeed } from './api/feed';
 import { ConfigError, loadConfig, type Config, type LoadOptions } from './config/load';
 import { checkConfigText } from './haproxy/config-check';
+import { readHaproxyVersion, versionWarning } from './haproxy/version';
 import { createLogger, setLogLevel, silentLogger } from './log';
 import { extrasKey, startExtras, statsdFor, type Extras } from './cli/extras';
 import { tmpdir } from 'node:os';
@@ -123,6 +124,10 @@ async function check(file: string, opts: { haproxy: boolean }): Promise<number> 
       process.stdout.write(`ERROR ${p}\n`);
     }
     if (opts.haproxy) {
+      // Not a problem (exit 0 stays 0): an older HAProxy may work, but nothing here vouches for it.
+      const v = await readHaproxyVersion(config.haproxy.path);
+      const old = v && versionWarning(v);
+      if (old) process.stdout.write(`WARN  haproxy -v: ${old}\n`);
       const text = agent.render();
       const res = await checkConfigText(config.haproxy.path, join(tmpdir(), 'proxymgr-check.cfg'), text);
       if (!res.ok) {

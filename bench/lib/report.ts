@@ -1,6 +1,6 @@
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
+import { haproxyBinaries } from './haproxy-versions';
 
 /** BENCH_QUICK=1 shrinks every size so that the whole suite runs in a few minutes. */
 export const QUICK = process.env.BENCH_QUICK === '1';
@@ -47,12 +47,8 @@ export function table(headers: readonly string[], rows: ReadonlyArray<readonly (
 
 /** CPU model and count, memory, Node and HAProxy versions. */
 export function machine(): string {
-  let haproxy = 'haproxy not found';
-  try {
-    haproxy = execFileSync('haproxy', ['-v']).toString().split('\n')[0].split(' - ')[0];
-  } catch {
-    // reported as not found
-  }
+  const found = haproxyBinaries().map((h) => `HAProxy ${h.version}`);
+  const haproxy = found.length ? found.join(' and ') : 'haproxy not found';
   return `${cpus().length} x ${cpus()[0]?.model.trim() ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${haproxy}`;
 }
 

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkConfig } from '../../src/haproxy/config-check';
+import { HAPROXY } from '../support/haproxy-bin';
 import type { DesiredService } from '../../src/model/desired';
 import { parseServiceDefinition } from '../../src/model/service';
 import { renderConfig, type RenderSettings } from '../../src/render/render';
@@ -86,7 +87,7 @@ describe(`fcgi and priority values in haproxy.cfg (FUZZ_SEED=${SEED})`, () => {
       const cfg = renderConfig(loadTemplates(), settings, services);
       const file = join(dir, 'haproxy.cfg');
       writeFileSync(file, cfg);
-      const result = await checkConfig(process.env.HAPROXY_BIN ?? 'haproxy', file, cfg);
+      const result = await checkConfig(HAPROXY, file, cfg);
       expect(result.problems.map((p) => p.message)).toEqual([]);
       expect(result.ok).toBe(true);
     } finally {

@@ -1,7 +1,8 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AgentFixture, ROOT } from '../support/agent';
+import { haproxyVersion } from '../support/haproxy-bin';
 import { startBackends, type Backends } from '../support/backends';
 import { freePorts, sample } from '../support/net';
 
@@ -59,7 +60,7 @@ describe('Prometheus metrics', () => {
     for (const [name, type] of types) if (name.endsWith('_total')) expect([name, type]).toEqual([name, 'counter']);
 
     const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
-    const haproxy = /^HAProxy version (\S+)/m.exec(execFileSync('haproxy', ['-v'], { encoding: 'utf8' }))![1];
+    const haproxy = haproxyVersion();
     expect(text).toMatch(/^# TYPE proxymgr_build_info gauge$/m);
     expect(text).toContain(`proxymgr_build_info{version="${version}",node="${process.versions.node}",haproxy="${haproxy}"} 1\n`);
     for (const name of ['process_cpu_user_seconds_total', 'process_resident_memory_bytes', 'process_open_fds', 'nodejs_eventloop_lag_seconds']) {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startBackends, type Backends } from '../support/backends';
 import { AgentFixture } from '../support/agent';
+import { HAPROXY } from '../support/haproxy-bin';
 import { startLoad } from '../support/load';
 import { freePort, waitUntil } from '../support/net';
 import { showInfo } from '../../src/haproxy/runtime-client';
@@ -74,7 +75,7 @@ describe('reloads under a continuous stream of new connections', () => {
     );
     let proc: ChildProcess | undefined;
     const startOne = async () => {
-      const p = spawn('haproxy', ['-db', '-f', cfg], { stdio: 'ignore' });
+      const p = spawn(HAPROXY, ['-db', '-f', cfg], { stdio: 'ignore' });
       await waitUntil('haproxy to answer', async () => Number((await showInfo(sock, 200).catch(() => ({ Pid: '0' }))).Pid) === p.pid, 5000, 5);
       return p;
     };

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { showInfo } from '../../src/haproxy/runtime-client';
+import { HAPROXY, haproxyEnv } from './haproxy-bin';
 import { duplicateKeys } from './json-keys';
 
 /** The project root: the nearest directory above with a package.json (works from compiled copies too). */
@@ -29,6 +30,8 @@ export interface AgentOptions {
   runtime?: { enabled?: boolean; drain_ms?: number; drift_interval_ms?: number };
   /** Another build's dist/cli.js to run (a baseline in a bench); the current CLI by default. */
   cli?: string;
+  /** haproxy.path; HAPROXY (test/support/haproxy-bin.ts) by default. */
+  haproxyPath?: string;
 }
 
 /** A proxymgr agent run as its own process (`node dist/cli.js run`) in a temporary directory. */
@@ -56,6 +59,7 @@ export class AgentFixture {
       this.configFile,
       [
         'haproxy:',
+        `  path: ${JSON.stringify(opts.haproxyPath ?? HAPROXY)}`,
         '  config_path: run/haproxy.cfg',
         '  socket_path: run/admin.sock',
         '  hard_stop_after: 10s',
@@ -90,7 +94,7 @@ export class AgentFixture {
   /** Starts the agent (again, after `stop`, to test restarts) and waits for its first apply. */
   async start(): Promise<void> {
     const from = this.mark();
-    this.proc = spawn(process.execPath, [this.cli, 'run', '-c', this.configFile], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PROXYMGR_LOG_PRETTY: '0' } });
+    this.proc = spawn(process.execPath, [this.cli, 'run', '-c', this.configFile], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...haproxyEnv(), PROXYMGR_LOG_PRETTY: '0' } });
     createInterface({ input: this.proc.stdout! }).on('line', (line) => {
       try {
         this.logs.push(JSON.parse(line) as LogLine);
@@ -175,7 +179,8 @@ export function haproxyPidsFor(configPath: string): number[] {
       const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       if (/\) Z /.test(stat)) continue; // a zombie is already dead
-      if (argv[0].endsWith('haproxy') && argv.includes(configPath)) pids.push(Number(entry));
+      // argv[0] is the dynamic loader when HAProxy runs through a wrapper (scripts/haproxy-3.0.sh).
+      if (argv.slice(0, 4).some((a) => /(^|\/)haproxy$/.test(a)) && argv.includes(configPath)) pids.push(Number(entry));
     } catch {
       // exited while we looked
     }
@@ -186,7 +191,7 @@ export function haproxyPidsFor(configPath: string): number[] {
 /** Runs the CLI to completion (check, render). */
 export function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [CLI, ...args], { timeout: 30_000, env: haproxyEnv() }, (err, stdout, stderr) => {
       const code = err ? ((err as NodeJS.ErrnoException & { code?: number }).code as unknown as number) ?? 1 : 0;
       resolve({ code: typeof code === 'number' ? code : 1, stdout, stderr });
     });
