@@ -13,6 +13,7 @@ import { WATCHER_SCHEMAS } from '../../src/watchers';
 import { parseServersFile } from '../../src/watchers/file';
 import { decodeInstance } from '../../src/zk/instance';
 import { TestPki } from '../support/pki';
+import { HAPROXY } from '../support/haproxy-bin';
 import { checkBindCertFiles } from '../../src/agent/bind-cert-files';
 import { checkServiceFiles } from '../../src/agent/service-files';
 
@@ -36,7 +37,6 @@ const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : Date.now() 
 const N = process.env.FUZZ_N ? Number(process.env.FUZZ_N) : 4000;
 const GEN_BUDGET_MS = 8000;
 const BATCH = 300;
-const HAPROXY = process.env.HAPROXY_BIN ?? 'haproxy';
 /**
  * Some HAProxy 2.6 alerts name no [file:line]: an unknown keyword on a server line
  * (`config : unknown keyword '2s'.` after a malformed `inter 2sinter 2s`; `unknown
