@@ -1,11 +1,11 @@
 # proxymgr with Debian's HAProxy 2.6.
 #   docker build -t proxymgr .
 #   docker run --network host -v /etc/proxymgr:/etc/proxymgr:ro -e PROXYMGR_TOKEN=... proxymgr
-# The same install steps run outside Docker in CI (scripts/install-deps.sh, test/integration/package.test.ts);
+# The same install steps run outside Docker in CI (scripts/install-deps.sh, test/integration/shipping.test.ts);
 # the file is linted there with dockerfile-utils.
 
 # Node.js 24, the LTS line every test runs on (scripts/test.sh); both stages take it from here.
-# 22 and 26 are supported too: docker build --build-arg NODE_MAJOR=22 -t proxymgr .
+# The other supported lines build the same way: docker build --build-arg NODE_MAJOR=22 -t proxymgr .
 ARG NODE_MAJOR=24
 
 # Build with the dev dependencies (TypeScript), then keep only the production ones.
