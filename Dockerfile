@@ -1,11 +1,15 @@
 # proxymgr with Debian's HAProxy 2.6.
 #   docker build -t proxymgr .
 #   docker run --network host -v /etc/proxymgr:/etc/proxymgr:ro -e PROXYMGR_TOKEN=... proxymgr
-# The same install steps run outside Docker in CI (scripts/install-deps.sh, test/integration/package.test.ts);
+# The same install steps run outside Docker in CI (scripts/install-deps.sh, test/integration/shipping.test.ts);
 # the file is linted there with dockerfile-utils.
 
+# Node.js 24, the LTS line every test runs on (scripts/test.sh); both stages take it from here.
+# The other supported lines build the same way: docker build --build-arg NODE_MAJOR=22 -t proxymgr .
+ARG NODE_MAJOR=24
+
 # Build with the dev dependencies (TypeScript), then keep only the production ones.
-FROM node:20-bookworm-slim AS build
+FROM node:${NODE_MAJOR}-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -13,7 +17,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build && npm prune --omit=dev
 
-FROM node:20-bookworm-slim
+FROM node:${NODE_MAJOR}-bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends haproxy \
  && rm -rf /var/lib/apt/lists/*
