@@ -2,6 +2,12 @@
 # Runs proxymgr on proxymgr.example.yml with four demo HTTP backends. Ctrl-C stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# proxymgr supports Node.js 22.12 and newer: on an older system Node.js, run on an official 24
+# fetched once from the npm registry (scripts/node-runtime.sh).
+if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 22 || (a === 22 && b >= 12) ? 0 : 1)' 2>/dev/null; then
+  PATH="$(bash scripts/node-runtime.sh 24):$PATH"
+  export PATH
+fi
 bash scripts/install-deps.sh
 npm run --silent build
 node scripts/demo-backends.js 9001 9002 9003 9004 &
