@@ -1,25 +1,13 @@
-import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import { AgentFixture } from '../support/agent';
 import { freePort, waitUntil } from '../support/net';
 import { PhpFpm, parsePage } from '../support/php-fpm';
+import { getFresh } from '../support/counting-backend';
 import { RuntimeClient } from '../../src/haproxy/runtime-client';
 import { parseStat } from '../../src/haproxy/state-parse';
 
-/** GET `path` through HAProxy; resolves status and body. */
-function fetchPath(port: number, path: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path, agent: false, timeout: 5000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
-}
+/** GET `path` through HAProxy on a new connection; resolves status and body. */
+const fetchPath = (port: number, path: string) => getFresh(port, 5000, path);
 
 /** The PHP page's variables for a request to `path` (which must answer 200). */
 async function page(port: number, path: string): Promise<Record<string, string>> {

@@ -8,6 +8,7 @@ import { parseServiceDefinition } from '../../src/model/service';
 import { renderConfig, type RenderSettings } from '../../src/render/render';
 import { loadTemplates } from '../../src/render/templates';
 import { WATCHER_SCHEMAS } from '../../src/watchers';
+import { mulberry32 } from '../support/random';
 
 /**
  * Every value the fcgi and priority keys accept must reach HAProxy as one word that it
@@ -17,17 +18,6 @@ import { WATCHER_SCHEMAS } from '../../src/watchers';
  * PCRE refuses is pinned on its service by haproxy -c; the fastcgi test covers that.)
  */
 const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : Date.now() % 2 ** 31;
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe(`fcgi and priority values in haproxy.cfg (FUZZ_SEED=${SEED})`, () => {
   const rnd = mulberry32(SEED);

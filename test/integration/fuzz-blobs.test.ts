@@ -13,6 +13,7 @@ import { WATCHER_SCHEMAS } from '../../src/watchers';
 import { parseServersFile } from '../../src/watchers/file';
 import { decodeInstance } from '../../src/zk/instance';
 import { TestPki } from '../support/pki';
+import { mulberry32 } from '../support/random';
 import { HAPROXY } from '../support/haproxy-bin';
 import { checkBindCertFiles } from '../../src/agent/bind-cert-files';
 import { checkServiceFiles } from '../../src/agent/service-files';
@@ -47,16 +48,6 @@ const BATCH = 300;
  * printed, not failed.
  */
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const rand = mulberry32(SEED);
 const int = (n: number) => Math.floor(rand() * n);
 const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)];

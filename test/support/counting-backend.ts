@@ -46,10 +46,10 @@ export async function startCountingBackend(opts: { cacheControl?: string } = {})
   return b;
 }
 
-/** A GET on a new client connection: the status and the body. */
-export function getFresh(port: number, timeoutMs = 10_000): Promise<{ status: number; body: string }> {
+/** A GET of `path` on a new client connection: the status and the body. */
+export function getFresh(port: number, timeoutMs = 10_000, path = '/'): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/', agent: false, timeout: timeoutMs }, (res) => {
+    const req = http.get({ host: '127.0.0.1', port, path, agent: false, timeout: timeoutMs }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (body += d));
