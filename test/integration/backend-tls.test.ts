@@ -103,12 +103,14 @@ describe('backend TLS with a real HAProxy', () => {
 
     // Mutual TLS: the backend sees the client certificate.
     expect(await fetch(ports.mtls)).toEqual({ status: 200, body: 'm1 cn=proxymgr-client sni=-' });
-    // Without it the backend refuses the request (502); with TLS 1.3 the refusal comes after the
-    // handshake, so the TLS check still passes and the server stays UP (measured).
-    expect((await fetch(ports.nocert)).status).toBe(502);
+    // Without it the request is never served. With TLS 1.3 the backend's refusal comes after the
+    // handshake: the TLS check usually passes (server UP, L6OK) and the request gets 502; when the
+    // alert reaches a check first (seen under load in CI), the server is DOWN at layer 6 and it gets 503.
+    expect([502, 503]).toContain((await fetch(ports.nocert)).status);
     await waitUntil('a TLS check of the mutual-TLS server without a client certificate', async () => (await statOf(rc, 'nocert')).some((r) => r.svname !== 'BACKEND' && r.check_status !== '' && r.check_status !== 'INI'), 10_000);
     const [noCertRow] = (await statOf(rc, 'nocert')).filter((r) => r.svname !== 'BACKEND');
-    expect(noCertRow).toMatchObject({ status: 'UP', check_status: 'L6OK' });
+    expect([`UP L6OK`, `DOWN ${noCertRow.check_status}`]).toContain(`${noCertRow.status} ${noCertRow.check_status}`);
+    expect(noCertRow.check_status).toMatch(/^L6/);
   });
 
   test('servers added at runtime get the same TLS, with no reload; a new CA path reloads first, and runtime adds work after it; a service with no servers yet loads its files through the placeholder', async () => {
