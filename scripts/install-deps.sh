@@ -2,7 +2,7 @@
 # Installs what proxymgr needs and is missing: HAProxy (>= 2.6) from Debian, and the npm dependencies.
 # With --zookeeper, also ZooKeeper 3.8 and Java (scripts/zookeeper.sh). With --test, also the
 # servers the tests start on 127.0.0.1: ZooKeeper 3.8 (and Java) and dnsmasq,
-# Debian's Chromium for the dashboard's browser test, systemd-analyze, promtool and PHP-FPM.
+# Debian's Chromium for the dashboard's browser test, systemd-analyze, promtool, PHP-FPM and etcd.
 # Safe to run again: it installs nothing that is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +21,8 @@ if [ "${1:-}" = "--test" ]; then
   command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)   # verifies contrib/proxymgr.service
   command -v promtool >/dev/null 2>&1 || need+=(prometheus)     # promtool check metrics on /metrics
   compgen -G '/usr/sbin/php-fpm*' >/dev/null || need+=(php-fpm)  # the FastCGI backends' test (the tests start their own)
+  command -v etcd >/dev/null 2>&1 || need+=(etcd-server)          # the etcd tests (they start their own members)
+  command -v etcdctl >/dev/null 2>&1 || need+=(etcd-client)
 fi
 if ((${#need[@]})); then
   echo "install-deps: installing ${need[*]} from Debian" >&2
@@ -32,6 +34,11 @@ if ((${#need[@]})); then
   # Only promtool is wanted from the prometheus package: do not leave its server running on :9090.
   if [[ " ${need[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
     $SUDO systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+  fi
+  # Nor Debian's etcd member: the tests start their own on free ports.
+  if [[ " ${need[*]} " == *" etcd-server "* ]]; then
+    if [ -d /run/systemd/system ]; then $SUDO systemctl disable --now etcd.service >/dev/null 2>&1 || true
+    else $SUDO service etcd stop >/dev/null 2>&1 || true; fi
   fi
   # Nor Debian's PHP-FPM pool: the tests run their own, with their own config and socket.
   if [[ " ${need[*]} " == *" php-fpm "* ]]; then

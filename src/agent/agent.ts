@@ -63,7 +63,7 @@ export class Agent implements AgentView {
     private readonly opts: AgentOptions,
   ) {
     this.renderer = IncrementalRenderer.forConfig(config.haproxy);
-    this.services = new ServiceTable(log, (name) => this.changed(name), { dnsNameservers: config.dns.nameservers, zk: config.zk }, config.status.source_grace_ms);
+    this.services = new ServiceTable(log, (name) => this.changed(name), { dnsNameservers: config.dns.nameservers, zk: config.zk, etcd: config.etcdDir }, config.status.source_grace_ms);
     this.resolver = new HostResolver(log, () => {
       this.desired.markHostnameUsers();
       this.schedule();

@@ -8,6 +8,7 @@ import type { RuntimePath } from './runtime-path';
 import type { ServiceTable } from './service-table';
 import type { Logger } from '../log';
 import { sameTarget } from '../zk/target';
+import { sameEtcdTarget } from '../etcd/target';
 
 /** The parts of a running agent that hold settings of their own. */
 export interface SettingsHolders {
@@ -53,16 +54,21 @@ export function applySettings(before: Config, config: Config, h: SettingsHolders
   const x = config.haproxy;
   h.supervisor?.configure({ binary: x.path, configPath: x.config_path, readyTimeoutMs: x.ready_timeout_ms, stopTimeoutMs: x.stop_timeout_ms });
   if (before.runtime.drift_interval_ms !== config.runtime.drift_interval_ms) h.runtimePath?.rearmDrift();
-  h.services.defaults = { dnsNameservers: config.dns.nameservers, zk: config.zk };
+  h.services.defaults = { dnsNameservers: config.dns.nameservers, zk: config.zk, etcd: config.etcdDir };
   h.services.sourceGraceMs = config.status.source_grace_ms;
   if (JSON.stringify(before.dns.nameservers) !== JSON.stringify(config.dns.nameservers)) h.services.restartWatchers('dns');
   // New servers, credentials (a rotated credentials file) or ACLs: the watchers connect again; their servers stay until they report.
   if (!before.zk.sameAs(config.zk)) h.services.restartWatchers('zookeeper');
+  if (!before.etcdDir.sameAs(config.etcdDir)) h.services.restartWatchers('etcd');
 }
 
-/** The service-config source must be built again: its settings or its ZooKeeper target (credentials included) changed. */
+/** The service-config source must be built again: its settings or its ZooKeeper or etcd target (credentials included) changed. */
 export function sourceChanged(before: Config, after: Config): boolean {
-  return JSON.stringify(before.service_config) !== JSON.stringify(after.service_config) || !sameTarget(before.zk.serviceConfig, after.zk.serviceConfig);
+  return (
+    JSON.stringify(before.service_config) !== JSON.stringify(after.service_config) ||
+    !sameTarget(before.zk.serviceConfig, after.zk.serviceConfig) ||
+    !sameEtcdTarget(before.etcdDir.serviceConfig, after.etcdDir.serviceConfig)
+  );
 }
 
 /**

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AgentView } from '../agent/view';
 import { ZkSession } from '../zk/session';
+import { EtcdClient } from '../etcd/client';
 import { liveStats, type LiveStats, type LiveServer } from './live-stats';
 import { cachedServices, type CacheCounts } from './cache-stats';
 import type { RuntimeClient } from '../haproxy/runtime-client';
@@ -120,13 +121,17 @@ export function createMetrics(agent: AgentView, client: RuntimeClient | undefine
       if (held) g.set({ service: s.name }, held);
     }
   });
-  gauge('proxymgr_source_up', '1 while the service\'s watcher can read its source (ZooKeeper, DNS, file)', ['service', 'type'], (g) => {
+  gauge('proxymgr_source_up', '1 while the service\'s watcher can read its source (ZooKeeper, etcd, DNS, file)', ['service', 'type'], (g) => {
     g.reset();
     for (const s of agent.statuses()) if (s.type) g.set({ service: s.name, type: s.type }, s.sourceUp ? 1 : 0);
   });
   gauge('proxymgr_zookeeper_connected', '1 while the ZooKeeper session to this connection string is connected', ['ensemble'], (g) => {
     g.reset();
     for (const z of ZkSession.all()) g.set({ ensemble: z.connectString }, z.isConnected ? 1 : 0);
+  });
+  gauge('proxymgr_etcd_connected', '1 while etcd answers the client for this endpoint set (its watches connected, its calls answered)', ['cluster'], (g) => {
+    g.reset();
+    for (const c of EtcdClient.all()) g.set({ cluster: c.target.name ?? c.target.endpoints.join(',') }, c.isConnected ? 1 : 0);
   });
 
   // HAProxy's own per-server counters: one `show stat` per scrape, shared by every gauge below

@@ -34,10 +34,11 @@ function blobFor(config: Config, name: string, file: string): Buffer | string {
 export async function serviceCommand(config: Config, action: 'put' | 'get' | 'list' | 'delete', name?: string, file?: string, flags: ZkCliFlags = {}, env = process.env): Promise<number> {
   const sc = config.service_config;
   const fail = (message: string, code = 1) => (process.stderr.write(`proxymgr service ${action}: ${message}\n`), code);
-  if (sc.type !== 'zookeeper' || !config.zk.serviceConfig) {
-    process.stderr.write(`proxymgr service: needs service_config type zookeeper (${config.file} has ${sc.type}); with type file, edit the files in ${sc.path}\n`);
+  if (sc.type === 'file') {
+    process.stderr.write(`proxymgr service: needs service_config type zookeeper or etcd (${config.file} has file); edit the files in ${sc.path}\n`);
     return 2;
   }
+  if (sc.type !== 'zookeeper' || !config.zk.serviceConfig) return 2;
   const resolved = cliTarget(config.zk.serviceConfig, flags, env);
   if (!resolved.ok) return fail(resolved.error, 2);
   const target = resolved.target;

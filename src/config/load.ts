@@ -5,6 +5,8 @@ import { configSchema, type RawConfig } from './schema';
 import { formatIssues, PARSE_OPTIONS } from '../model/fields';
 import { resolveZk } from '../zk/ensembles';
 import type { ZkDirectory } from '../zk/target';
+import { resolveEtcd } from '../etcd/clusters';
+import type { EtcdDirectory } from '../etcd/target';
 import { loadApiTls, type ApiTlsMaterial } from '../api/tls';
 
 /**
@@ -12,13 +14,15 @@ import { loadApiTls, type ApiTlsMaterial } from '../api/tls';
  * `zk` holds the ZooKeeper ensembles with their credentials read (they print as names only);
  * `apiTls` the API's certificate and key as read from `api.tls` (it prints as file names only).
  */
-export type Config = RawConfig & { file: string; haproxy: RawConfig['haproxy'] & { state_file: string; overrides_file: string }; zk: ZkDirectory; apiTls?: ApiTlsMaterial };
+export type Config = RawConfig & { file: string; haproxy: RawConfig['haproxy'] & { state_file: string; overrides_file: string }; zk: ZkDirectory; etcdDir: EtcdDirectory; apiTls?: ApiTlsMaterial };
 
 export interface LoadOptions {
   /** Where credentials_env variables are read. */
   env?: NodeJS.ProcessEnv;
   /** False: ZooKeeper credentials are not read (a CLI command that was given its own). */
   zkCredentials?: boolean;
+  /** False: etcd credentials are not read (a CLI command that was given its own). */
+  etcdCredentials?: boolean;
   /** False: `api.tls`'s files are not read (a command that serves no API, run by someone who may not read the key). */
   apiTls?: boolean;
 }
@@ -70,6 +74,8 @@ export function parseConfig(text: string, path: string, opts: LoadOptions = {}):
   // Credentials are read here, so a missing file or variable stops a start or a SIGHUP by name.
   const zk = resolveZk(cfg.zookeeper.ensembles, cfg.service_config, { baseDir: base, env: opts.env ?? process.env, credentials: opts.zkCredentials });
   late.push(...zk.problems);
+  const etcd = resolveEtcd(cfg.etcd.clusters, cfg.service_config, { baseDir: base, env: opts.env ?? process.env, credentials: opts.etcdCredentials });
+  late.push(...etcd.problems);
   // The API's certificate and key too: a missing file or a key that is not the certificate's stops a start or a SIGHUP (which keeps the served ones).
   const tlsFiles = cfg.api?.tls && {
     cert_file: abs(cfg.api.tls.cert_file),
@@ -96,5 +102,6 @@ export function parseConfig(text: string, path: string, opts: LoadOptions = {}):
     apiTls: apiTls?.material,
     service_config: cfg.service_config.type === 'file' ? { ...cfg.service_config, path: abs(cfg.service_config.path) } : cfg.service_config,
     zk: zk.directory,
+    etcdDir: etcd.directory,
   };
 }

@@ -4,6 +4,7 @@ import { configText, nameserver } from '../model/fields';
 import { canonicalHost } from '../model/server';
 import { parseAcl } from '../zk/acl';
 import { ensembleName, zkConnectString, znodePath } from '../zk/fields';
+import { clusterName, etcdEndpoints, etcdPrefix } from '../etcd/fields';
 
 /** A path that is written into haproxy.cfg: no whitespace, so it needs no quoting. */
 const cfgPath = configText.min(1).regex(/^\S+$/, 'must not contain whitespace');
@@ -154,8 +155,52 @@ const zookeeperServiceConfig = z.strictObject({
   acl: zkAcl.optional(),
 });
 
-const serviceConfig = z.discriminatedUnion('type', [fileServiceConfig, zookeeperServiceConfig], {
-  error: (iss) => (iss.code === 'invalid_union' ? 'type must be one of: file, zookeeper' : undefined),
+/** etcd credentials: `user:password` from an environment variable or a file, never written here. */
+const etcdAuth = z
+  .strictObject({
+    credentials_env: envName.optional(),
+    /** Relative to proxymgr.yml; surrounding whitespace (the trailing newline) ignored. */
+    credentials_file: z.string().min(1).optional(),
+  })
+  .refine((a) => (a.credentials_env === undefined) !== (a.credentials_file === undefined), 'needs exactly one of credentials_env, credentials_file');
+
+/** TLS to etcd's client URLs (docs/etcd.md); files relative to proxymgr.yml. Endpoints without a scheme become https://. */
+const etcdTls = z
+  .strictObject({
+    /** PEM CA(s) the members' certificates must chain to. */
+    ca_file: z.string().min(1),
+    /** PEM client certificate and key, for --client-cert-auth: both or neither. */
+    cert_file: z.string().min(1).optional(),
+    key_file: z.string().min(1).optional(),
+  })
+  .refine((t) => (t.cert_file === undefined) === (t.key_file === undefined), 'cert_file and key_file go together');
+
+const etcdCluster = z.strictObject({
+  /** host:port, http://host:port or https://host:port; a list or one comma-separated string. */
+  endpoints: etcdEndpoints,
+  auth: etcdAuth.optional(),
+  tls: etcdTls.optional(),
+});
+
+const etcd = z.strictObject({
+  /** Named clusters: the service-config source and watcher blobs name one instead of repeating endpoints and credentials. */
+  clusters: z.record(clusterName, etcdCluster).default({}),
+});
+
+const etcdServiceConfig = z.strictObject({
+  type: z.literal('etcd'),
+  /** The endpoints; or name a cluster. */
+  endpoints: etcdEndpoints.optional(),
+  cluster: clusterName.optional(),
+  /** Each key under `prefix/` is a service named after the key's last segment, its value the blob (JSON). */
+  prefix: etcdPrefix,
+  /** With `endpoints` only (a cluster has its own). */
+  auth: etcdAuth.optional(),
+  tls: etcdTls.optional(),
+});
+
+const serviceConfig = z.discriminatedUnion('type', [fileServiceConfig, zookeeperServiceConfig, etcdServiceConfig], {
+  error: (iss) => (iss.code === 'invalid_union' ? 'type must be one of: file, zookeeper, etcd' : undefined),
 });
 
 const dns = z.strictObject({
@@ -235,6 +280,8 @@ export const configSchema = z.strictObject({
   service_config: serviceConfig,
   /** ZooKeeper ensembles named once, with their credentials and the ACL of what proxymgr creates. */
   zookeeper: zookeeper.default(() => zookeeper.parse({})),
+  /** etcd clusters named once, with their credentials and TLS. */
+  etcd: etcd.default(() => etcd.parse({})),
   log: z
     .strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info') })
     .default({ level: 'info' }),

@@ -1,5 +1,6 @@
 import type { WatcherSchemas } from '../model/service';
 import { dnsWatcher } from './dns';
+import { etcdWatcher } from './etcd';
 import { fileWatcher } from './file';
 import { staticWatcher } from './static';
 import type { WatcherType } from './watcher';
@@ -11,6 +12,7 @@ export const WATCHER_TYPES: Readonly<Record<string, WatcherType>> = {
   file: fileWatcher,
   zookeeper: zookeeperWatcher,
   dns: dnsWatcher,
+  etcd: etcdWatcher,
 };
 
 export const WATCHER_SCHEMAS: WatcherSchemas = Object.fromEntries(

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { Logger } from '../log';
 import type { Server } from '../model/server';
+import type { EtcdDirectory } from '../etcd/target';
 import type { ZkDirectory } from '../zk/target';
 
 /** What a watcher is given: who it works for, and where to report. */
@@ -22,6 +23,8 @@ export interface WatcherDefaults {
   dnsNameservers?: string[];
   /** The ZooKeeper ensembles of proxymgr.yml, with their credentials: blobs name one, never carry credentials. */
   zk?: ZkDirectory;
+  /** The etcd clusters of proxymgr.yml, likewise. */
+  etcd?: EtcdDirectory;
 }
 
 export interface Watcher {

@@ -2,7 +2,7 @@ import { normalizeServers, type Server } from '../model/server';
 import { oneOf } from '../model/service';
 import { ChildrenCache } from '../zk/children-cache';
 import { ensembleName, zkConnectString, znodePath } from '../zk/fields';
-import { decodeInstance } from '../zk/instance';
+import { decodeInstance } from '../model/instance';
 import { ZkSession } from '../zk/session';
 import { describeTarget, type ZkTarget } from '../zk/target';
 import type { WatcherContext, WatcherType } from './watcher';

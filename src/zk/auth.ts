@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { inspect } from 'node:util';
+import { readSecretText } from '../util/secret-text';
 
 /** Where a `digest` identity's `user:password` comes from: never proxymgr.yml itself. */
 export interface AuthSpec {
@@ -80,23 +80,8 @@ export class ZkCredentials {
  * (relative to `baseDir`). Problems name where it looked, never what it found.
  */
 export function readCredentials(spec: AuthSpec, baseDir: string, env: NodeJS.ProcessEnv): { ok: true; value: ZkCredentials } | { ok: false; error: string } {
-  let text: string | undefined;
-  let where: string;
-  if (spec.credentials_env !== undefined) {
-    where = `environment variable ${spec.credentials_env}`;
-    text = env[spec.credentials_env];
-    if (text === undefined || text.trim() === '') return { ok: false, error: `${where} is not set or empty` };
-  } else if (spec.credentials_file !== undefined) {
-    const file = spec.credentials_file.startsWith('/') ? spec.credentials_file : `${baseDir}/${spec.credentials_file}`;
-    where = `file ${file}`;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (err) {
-      return { ok: false, error: `cannot read ${where} (${(err as NodeJS.ErrnoException).code ?? 'error'})` };
-    }
-  } else {
-    return { ok: false, error: 'needs credentials_env or credentials_file' };
-  }
-  const parsed = ZkCredentials.parse(text);
-  return parsed.ok ? parsed : { ok: false, error: `${where} ${parsed.error}` };
+  const read = readSecretText(spec, baseDir, env);
+  if (!read.ok) return read;
+  const parsed = ZkCredentials.parse(read.text);
+  return parsed.ok ? parsed : { ok: false, error: `${read.where} ${parsed.error}` };
 }

@@ -11,7 +11,7 @@ import { renderConfig, type RenderSettings } from '../../src/render/render';
 import { loadTemplates } from '../../src/render/templates';
 import { WATCHER_SCHEMAS } from '../../src/watchers';
 import { parseServersFile } from '../../src/watchers/file';
-import { decodeInstance } from '../../src/zk/instance';
+import { decodeInstance } from '../../src/model/instance';
 import { TestPki } from '../support/pki';
 import { mulberry32 } from '../support/random';
 import { HAPROXY } from '../support/haproxy-bin';

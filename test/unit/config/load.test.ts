@@ -70,7 +70,7 @@ describe('parseConfig', () => {
     expect(cfg.haproxy.config_path).toBe('/etc/pm/run/haproxy.cfg');
     expect(cfg.haproxy.socket_path).toBe('/etc/sock/admin.sock');
     expect(cfg.haproxy.template_dir).toBe('/etc/pm/tpl');
-    expect(cfg.service_config.path).toBe('/srv/services');
+    expect(cfg.service_config.type === 'file' && cfg.service_config.path).toBe('/srv/services');
   });
 
   test.each([

@@ -1,5 +1,5 @@
-import { parseServerSpec, isValidHost, isValidPort, isValidWeight, canonicalHost, type ParseResult, type Server } from '../model/server';
-import { isUnixAddress, unixAddressProblem } from '../model/unix-socket';
+import { parseServerSpec, isValidHost, isValidPort, isValidWeight, canonicalHost, type ParseResult, type Server } from './server';
+import { isUnixAddress, unixAddressProblem } from './unix-socket';
 
 /**
  * A decoded instance znode. `ok: false` with a `status` is a well-formed member that is

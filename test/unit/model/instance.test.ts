@@ -1,4 +1,4 @@
-import { decodeInstance } from '../../../src/zk/instance';
+import { decodeInstance } from '../../../src/model/instance';
 
 describe('decodeInstance', () => {
   test.each([

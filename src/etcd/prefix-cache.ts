@@ -1,0 +1,166 @@
+import type { IKeyValue, IWatchResponse, Watcher } from 'etcd3';
+import { briefError, type EtcdClient } from './client';
+import { keyRange } from './fields';
+
+// A read that fails is tried again after these waits (with jitter, so a fleet does not read in step).
+const RETRY_MS = [500, 1_000, 2_000, 5_000];
+
+export interface PrefixCacheHandler {
+  /** Every key under the prefix (without `prefix/`) and its value, after any change (coalesced per tick). */
+  onChange(entries: ReadonlyMap<string, Buffer>): void;
+  /** The prefix cannot be read or watched right now; the last entries stay in force. */
+  onError(message: string): void;
+  /** The whole prefix is read again (the first read, or the watch could not resume): `reason` says why. */
+  onRead?(reason: string): void;
+}
+
+/** Why a canceled watch was canceled: etcd 3.4 sends a compaction without a reason, anything else with one. */
+export function cancelReason(err: Error): string {
+  const reason = err.message.replace(/^Watcher canceled:\s*/, '').trim();
+  return reason === '' ? 'compacted: the revision to resume from is gone' : reason;
+}
+
+/**
+ * Keeps every key under one prefix and its value: one range read, then one watch from the
+ * revision after it. Each event is applied once: the cache counts the revisions it has seen,
+ * and after a broken stream the watch resumes from the revision after the last one seen, not
+ * the library's guess (the header of the last response, which may be ahead of the events
+ * delivered). A resume that etcd refuses (compacted) leads to one new read, then a watch
+ * from that read's revision. Nothing is ever removed for want of etcd.
+ */
+export class PrefixCache {
+  private readonly data = new Map<string, Buffer>();
+  private readonly range: string;
+  /** The last revision whose events are all in `data`. */
+  private seen = 0;
+  private watcher?: Watcher;
+  private stopped = false;
+  private pending = false;
+  private failures = 0;
+  private retry?: NodeJS.Timeout;
+  /** How many times the whole prefix was read (1 after start). */
+  reads = 0;
+
+  constructor(
+    private readonly client: EtcdClient,
+    readonly prefix: string,
+    private readonly handler: PrefixCacheHandler,
+  ) {
+    this.range = keyRange(prefix);
+  }
+
+  start(): void {
+    void this.read('start');
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.retry);
+    this.dropWatcher();
+  }
+
+  /** The revision the cache is at (for tests and logs). */
+  get revision(): number {
+    return this.seen;
+  }
+
+  private describe(): string {
+    return `${this.client.describe()} ${this.prefix}/`;
+  }
+
+  private async read(reason: string): Promise<void> {
+    if (this.stopped) return;
+    this.reads++;
+    this.handler.onRead?.(reason);
+    let kvs: IKeyValue[];
+    let revision: number;
+    try {
+      const res = await this.client.etcd.getAll().prefix(this.range).exec();
+      kvs = res.kvs;
+      revision = Number(res.header.revision);
+      this.client.noteUp();
+    } catch (err) {
+      if (this.stopped) return;
+      this.client.noteDown(err);
+      this.handler.onError(`${this.describe()}: cannot read (${briefError(err)})`);
+      const wait = RETRY_MS[Math.min(this.failures++, RETRY_MS.length - 1)] * (0.8 + 0.4 * Math.random());
+      this.retry = setTimeout(() => void this.read(reason), wait);
+      this.retry.unref();
+      return;
+    }
+    if (this.stopped) return;
+    this.failures = 0;
+    this.data.clear();
+    for (const kv of kvs) this.data.set(this.relative(kv.key), kv.value);
+    this.seen = revision;
+    this.emit();
+    this.watch();
+  }
+
+  private watch(): void {
+    const w = this.client.etcd.watch().prefix(this.range).startRevision(String(this.seen + 1)).watcher();
+    this.watcher = w;
+    w.on('data', (res: IWatchResponse) => {
+      if (w === this.watcher) this.apply(res);
+    });
+    w.on('connected', () => {
+      if (w !== this.watcher) return;
+      this.client.noteUp();
+      // Back after a break: report what is known, which also clears the source error; the events missed meanwhile follow.
+      this.emit();
+    });
+    w.on('disconnected', (err: Error) => {
+      if (w !== this.watcher) return;
+      // The library would resume from the last response's header revision + 1; events not yet
+      // delivered up to that revision would be lost. Resume from what was applied instead.
+      w.request.start_revision = String(this.seen + 1);
+      this.client.noteDown(err);
+      this.handler.onError(`${this.describe()}: disconnected (${this.client.lastError ?? briefError(err)})`);
+    });
+    w.on('error', (err: Error) => {
+      if (w !== this.watcher) return;
+      // A canceled watch is not resumed by the library: read everything again, then watch from there.
+      // etcd has ended it already: a cancel request for it would name a watch the library no longer knows.
+      this.watcher = undefined;
+      w.removeAllListeners();
+      void this.read(cancelReason(err));
+    });
+  }
+
+  /** Applies the events of one response that are newer than what was seen (a replay is skipped). */
+  private apply(res: IWatchResponse): void {
+    const before = this.seen;
+    let changed = false;
+    for (const ev of res.events) {
+      const rev = Number(ev.kv.mod_revision);
+      if (rev <= before) continue;
+      const key = this.relative(ev.kv.key);
+      if (ev.type === 'Put') this.data.set(key, ev.kv.value);
+      else this.data.delete(key);
+      this.seen = Math.max(this.seen, rev);
+      changed = true;
+    }
+    // A progress notice (no events) says every event up to its revision was sent.
+    if (res.events.length === 0) this.seen = Math.max(this.seen, Number(res.header.revision));
+    if (changed) this.emit();
+  }
+
+  private relative(key: Buffer): string {
+    return key.toString('utf8').slice(this.range.length);
+  }
+
+  private dropWatcher(): void {
+    const w = this.watcher;
+    this.watcher = undefined;
+    if (w) void w.cancel().catch(() => undefined);
+  }
+
+  private emit(): void {
+    if (this.pending || this.stopped) return;
+    this.pending = true;
+    setImmediate(() => {
+      this.pending = false;
+      if (!this.stopped) this.handler.onChange(new Map(this.data));
+    });
+  }
+}
