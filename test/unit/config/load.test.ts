@@ -1,4 +1,5 @@
 import { ZkDirectory } from '../../../src/zk/target';
+import { EtcdDirectory } from '../../../src/etcd/target';
 import { ConfigError, parseConfig } from '../../../src/config/load';
 import { DEFAULT_DEFAULTS, DEFAULT_GLOBAL } from '../../../src/config/schema';
 
@@ -44,6 +45,8 @@ describe('parseConfig', () => {
       snapshot: undefined,
       zookeeper: { ensembles: {} },
       zk: new ZkDirectory(),
+      etcd: { clusters: {} },
+      etcdDir: new EtcdDirectory(),
     });
   });
 
@@ -132,7 +135,7 @@ describe('parseConfig', () => {
     [`haproxy: {defaults: ["mode tcp\\tx"]}\n${SC}`, 'haproxy.defaults[0]: must not contain control characters (newline, tab, NUL, ...)'],
     [`haproxy: {socket_path: "/${'a'.repeat(90)}"}\n${SC}`, 'haproxy.socket_path: must be at most 90 characters (unix socket path limit)'],
     [`haproxy: {config_path: "/etc/my haproxy.cfg"}\n${SC}`, 'haproxy.config_path: must not contain whitespace'],
-    ['service_config: {type: consul, path: x}', 'service_config.type: type must be one of: file, zookeeper'],
+    ['service_config: {type: consul, path: x}', 'service_config.type: type must be one of: file, zookeeper, etcd'],
     ['service_config: {type: zookeeper, servers: "zk1:2181", path: services}', 'service_config.path: must be an absolute znode path such as /services/web (no trailing slash)'],
     ['service_config: {type: zookeeper, servers: "zk1", path: /services}', 'service_config.servers: must be host:port[,host:port...][/chroot] (the chroot absolute, no trailing slash)'],
   ])('invalid value: %j', (text, problem) => {

@@ -50,6 +50,7 @@ describe('every shipped example service', () => {
     ...readdirSync(join(ROOT, 'watchers')).map((f) => join('watchers', f)),
     ...readdirSync(join(ROOT, 'examples', 'zookeeper')).map((f) => join('examples', 'zookeeper', f)),
     ...readdirSync(join(ROOT, 'examples', 'dns')).map((f) => join('examples', 'dns', f)),
+    ...readdirSync(join(ROOT, 'examples', 'etcd')).map((f) => join('examples', 'etcd', f)),
     ...readdirSync(join(ROOT, 'examples', 'features', 'services')).map((f) => join('examples', 'features', 'services', f)),
   ].filter((f) => /\.(json|ya?ml)$/.test(f) && !f.endsWith('proxymgr.yml'));
 

@@ -60,11 +60,11 @@ describe('parseServiceDefinition', () => {
   });
 
   test('unknown type lists the known types', () => {
-    expect(errorsOf(parse({ type: 'consul', port: 80 }))).toEqual(['type: unknown watcher type "consul" (known: dns, file, static, zookeeper)']);
+    expect(errorsOf(parse({ type: 'consul', port: 80 }))).toEqual(['type: unknown watcher type "consul" (known: dns, etcd, file, static, zookeeper)']);
   });
 
   test.each([[{ port: 80 }], [{ type: 7, port: 80 }]])('missing or non-string type: %j', (raw) => {
-    expect(errorsOf(parse(raw))).toEqual(['type: required, one of dns, file, static, zookeeper']);
+    expect(errorsOf(parse(raw))).toEqual(['type: required, one of dns, etcd, file, static, zookeeper']);
   });
 
   test('an inherited property name is not a watcher type', () => {
