@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen, type IBackoff } from 'cockatiel';
+import { circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen, isBrokenCircuitError, type IBackoff } from 'cockatiel';
 import { Etcd3, isRecoverableError } from 'etcd3';
 import { describeEtcdTarget, etcdClientKey, type EtcdTarget } from './target';
 
@@ -88,13 +88,18 @@ export class EtcdClient extends EventEmitter {
     this.emit('up');
   }
 
-  /** A call or the watch stream failed for want of etcd (not for a refused request). */
-  noteDown(err: unknown): void {
-    this.lastError = briefError(err);
-    if (!this.isConnected) return;
+  /**
+   * A call or the watch stream failed. Returns why, for messages: a call the circuit
+   * breaker held back says nothing of the cause, so the failure that opened it stays.
+   */
+  noteDown(err: unknown): string {
+    if (!(isBrokenCircuitError(err) && this.lastError)) this.lastError = briefError(err);
+    const why = this.lastError!;
+    if (!this.isConnected) return why;
     this.isConnected = false;
     this.stateSince = Date.now();
     this.emit('down');
+    return why;
   }
 
   release(): void {

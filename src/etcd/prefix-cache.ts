@@ -1,5 +1,5 @@
 import type { IKeyValue, IWatchResponse, Watcher } from 'etcd3';
-import { briefError, type EtcdClient } from './client';
+import type { EtcdClient } from './client';
 import { keyRange } from './fields';
 
 // A read that fails is tried again after these waits (with jitter, so a fleet does not read in step).
@@ -81,8 +81,7 @@ export class PrefixCache {
       this.client.noteUp();
     } catch (err) {
       if (this.stopped) return;
-      this.client.noteDown(err);
-      this.handler.onError(`${this.describe()}: cannot read (${briefError(err)})`);
+      this.handler.onError(`${this.describe()}: cannot read (${this.client.noteDown(err)})`);
       const wait = RETRY_MS[Math.min(this.failures++, RETRY_MS.length - 1)] * (0.8 + 0.4 * Math.random());
       this.retry = setTimeout(() => void this.read(reason), wait);
       this.retry.unref();
@@ -114,8 +113,7 @@ export class PrefixCache {
       // The library would resume from the last response's header revision + 1; events not yet
       // delivered up to that revision would be lost. Resume from what was applied instead.
       w.request.start_revision = String(this.seen + 1);
-      this.client.noteDown(err);
-      this.handler.onError(`${this.describe()}: disconnected (${this.client.lastError ?? briefError(err)})`);
+      this.handler.onError(`${this.describe()}: disconnected (${this.client.noteDown(err)})`);
     });
     w.on('error', (err: Error) => {
       if (w !== this.watcher) return;

@@ -1,5 +1,6 @@
 import type { TlsMaterial } from '../zk/tls-material';
 import type { EtcdCredentials } from './credentials';
+import { canonicalEndpoints } from './fields';
 
 /** TLS to etcd: the files (for messages and change detection) and what was read from them at load. */
 export interface EtcdTls {
@@ -22,7 +23,7 @@ export interface EtcdTarget {
 /** For messages: the cluster's name and endpoints, never its credentials. */
 export function describeEtcdTarget(t: Pick<EtcdTarget, 'name' | 'endpoints'>): string {
   const list = t.endpoints.join(',');
-  return t.name === undefined ? list : `etcd cluster ${t.name} (${list})`;
+  return t.name === undefined ? `etcd ${list}` : `etcd cluster ${t.name} (${list})`;
 }
 
 /** What identifies a TLS setup: its files (a renewed file is read again on SIGHUP). */
@@ -56,12 +57,16 @@ export class EtcdDirectory {
     return this.clusters.get(name);
   }
 
-  /** Bare endpoints (canonical): the cluster (or the service-config source) with these endpoints, else no credentials and no TLS. */
-  forEndpoints(endpoints: string[]): EtcdTarget {
-    const key = endpoints.join(',');
-    for (const t of this.clusters.values()) if (t.endpoints.join(',') === key) return t;
-    if (this.serviceConfig?.endpoints.join(',') === key) return this.serviceConfig;
-    return { endpoints };
+  /**
+   * Endpoints as a blob writes them: the cluster (or the service-config source) with these
+   * endpoints, else no credentials and no TLS. An endpoint without a scheme matches a
+   * cluster's https:// one when that cluster has TLS.
+   */
+  forEndpoints(raw: readonly string[]): EtcdTarget {
+    const same = (t: EtcdTarget) => canonicalEndpoints(raw, t.tls !== undefined).join(',') === t.endpoints.join(',');
+    for (const t of this.clusters.values()) if (same(t)) return t;
+    if (this.serviceConfig && same(this.serviceConfig)) return this.serviceConfig;
+    return { endpoints: canonicalEndpoints(raw, false) };
   }
 
   sameAs(other: EtcdDirectory): boolean {

@@ -71,7 +71,7 @@ export class EtcdServiceConfig implements ServiceConfigSource {
       },
       // An unreachable or forbidden prefix keeps every service as it is.
       onError: (message) => {
-        const full = `service config etcd ${message}; keeping every service as it is`;
+        const full = `service config ${message}; keeping every service as it is`;
         if (this.readError?.message !== full) this.log?.warn({ event: 'service_config_error', error: full }, 'service config cannot be read');
         this.readError = { message: full, since: this.readError?.since ?? Date.now() };
         first();

@@ -17,8 +17,8 @@ function targetOf(options: Record<string, unknown>, ctx: WatcherContext): EtcdTa
   if (typeof options.cluster === 'string') {
     return dir?.get(options.cluster) ?? `etcd cluster ${JSON.stringify(options.cluster)} is not defined in proxymgr.yml (etcd.clusters)`;
   }
-  const endpoints = canonicalEndpoints(options.endpoints as string[], false);
-  return dir ? dir.forEndpoints(endpoints) : { endpoints };
+  const endpoints = options.endpoints as string[];
+  return dir ? dir.forEndpoints(endpoints) : { endpoints: canonicalEndpoints(endpoints, false) };
 }
 
 /**
@@ -60,7 +60,7 @@ export const etcdWatcher: WatcherType = {
             // Keys have no meaningful order: name order, for `balance first` too.
             ctx.onUpdate(normalizeServers(servers));
           },
-          onError: (message) => ctx.onError(`etcd ${message}; keeping the previous servers`),
+          onError: (message) => ctx.onError(`${message}; keeping the previous servers`),
           onRead(reason) {
             if (reason !== 'start') ctx.log.warn({ event: 'etcd_reread', server: where, prefix, reason }, 'etcd watch could not resume; reading the instances again (servers kept meanwhile)');
           },

@@ -1,5 +1,5 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -14,7 +14,8 @@ export interface EtcdTlsFiles {
   certFile: string;
   keyFile: string;
   caFile: string;
-  clientCertAuth?: boolean;
+  /** Clients must present a certificate the CA signed (`--client-cert-auth`); etcdctl and `client()` then use this one. */
+  client?: { certFile: string; keyFile: string };
 }
 
 /** One etcd member on 127.0.0.1 (Debian's `etcd-server`), its data in a temporary directory. */
@@ -38,7 +39,7 @@ export class TestEtcd {
   async start(wait = true): Promise<this> {
     if (!this.clientPort) [this.clientPort, this.peerPort] = await freePorts(2);
     const peer = `http://127.0.0.1:${this.peerPort}`;
-    const tls = this.tls ? ['--cert-file', this.tls.certFile, '--key-file', this.tls.keyFile, '--trusted-ca-file', this.tls.caFile, ...(this.tls.clientCertAuth ? ['--client-cert-auth'] : [])] : [];
+    const tls = this.tls ? ['--cert-file', this.tls.certFile, '--key-file', this.tls.keyFile, '--trusted-ca-file', this.tls.caFile, ...(this.tls.client ? ['--client-cert-auth'] : [])] : [];
     this.proc = spawn(
       'etcd',
       [
@@ -68,7 +69,7 @@ export class TestEtcd {
 
   /** Runs etcdctl (API v3) against this member; rejects on a non-zero exit. */
   async ctl(args: string[], timeoutMs = 10_000, endpoints = this.endpoint): Promise<string> {
-    const tls = this.tls ? ['--cacert', this.tls.caFile] : [];
+    const tls = this.tls ? ['--cacert', this.tls.caFile, ...(this.tls.client ? ['--cert', this.tls.client.certFile, '--key', this.tls.client.keyFile] : [])] : [];
     const { stdout } = await run('etcdctl', ['--endpoints', endpoints, '--dial-timeout', '1s', '--command-timeout', `${Math.ceil(timeoutMs / 1000)}s`, ...tls, ...args], { env: { ...process.env, ETCDCTL_API: '3' }, timeout: timeoutMs + 2000 });
     return stdout;
   }
@@ -87,9 +88,12 @@ export class TestEtcd {
     rmSync(this.dir, { recursive: true, force: true });
   }
 
-  /** A client for the test itself (a writer that is not the agent). */
-  client(hosts: string | string[] = this.endpoint): Etcd3 {
-    return new Etcd3({ hosts });
+  /** A client for the test itself (a writer that is not the agent); `auth` as `user:password`. */
+  client(hosts: string | string[] = this.endpoint, auth?: string): Etcd3 {
+    const t = this.tls;
+    const credentials = t && { rootCertificate: readFileSync(t.caFile), ...(t.client && { certChain: readFileSync(t.client.certFile), privateKey: readFileSync(t.client.keyFile) }) };
+    const [username, password] = auth ? [auth.slice(0, auth.indexOf(':')), auth.slice(auth.indexOf(':') + 1)] : [];
+    return new Etcd3({ hosts, ...(credentials && { credentials }), ...(auth && { auth: { username: username!, password: password! } }) });
   }
 }
 

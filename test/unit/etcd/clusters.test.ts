@@ -23,8 +23,8 @@ describe('resolveEtcd', () => {
     expect(problems).toEqual([]);
     expect(show(directory.serviceConfig)).toEqual({ name: 'main', endpoints: ['http://etcd1:2379', 'http://etcd2:2379'], user: 'sidecar', tls: false });
     // Any order and spelling of the same endpoints is the same cluster.
-    expect(directory.forEndpoints(['http://etcd1:2379', 'http://etcd2:2379'])).toBe(directory.get('main'));
-    expect(show(directory.forEndpoints(['http://etcd7:2379']))).toEqual({ name: undefined, endpoints: ['http://etcd7:2379'], user: undefined, tls: false });
+    expect(directory.forEndpoints(['etcd2:2379', 'http://etcd1:2379'])).toBe(directory.get('main'));
+    expect(show(directory.forEndpoints(['etcd7:2379']))).toEqual({ name: undefined, endpoints: ['http://etcd7:2379'], user: undefined, tls: false });
     expect(describeEtcdTarget(directory.get('other')!)).toBe('etcd cluster other (http://etcd9:2379)');
     expect(JSON.stringify(directory)).not.toContain('side-pw');
     expect(inspect(directory.get('main'))).not.toContain('side-pw');
@@ -34,7 +34,14 @@ describe('resolveEtcd', () => {
     const { directory, problems } = resolveEtcd({}, { type: 'etcd', endpoints: ['etcd1:2379'], prefix: '/s', auth: { credentials_env: 'PLAT' } }, o);
     expect(problems).toEqual([]);
     expect(show(directory.serviceConfig)).toEqual({ name: undefined, endpoints: ['http://etcd1:2379'], user: 'platform', tls: false });
-    expect(directory.forEndpoints(['http://etcd1:2379'])).toBe(directory.serviceConfig);
+    expect(directory.forEndpoints(['etcd1:2379'])).toBe(directory.serviceConfig);
+    expect(describeEtcdTarget(directory.serviceConfig!)).toBe('etcd http://etcd1:2379');
+  });
+
+  test('an endpoint without a scheme in a blob matches a TLS cluster\'s https:// one', () => {
+    const { directory } = resolveEtcd({ s: { endpoints: ['etcd1:2379'], tls: { ca_file: '/dev/null' } } }, { type: 'file' }, o);
+    // /dev/null holds no certificate, so the TLS files are refused; the endpoints still resolve to https.
+    expect(directory.get('s')!.endpoints).toEqual(['https://etcd1:2379']);
   });
 
   test.each([
