@@ -32,13 +32,13 @@ describe('etcd source and watcher', () => {
 
   const ports = (servers: Array<{ port: number }>) => servers.map((s) => s.port).sort((a, b) => a - b);
 
-  async function setup(): Promise<{ port: number; client: RuntimeClient }> {
+  async function setup(extraYaml?: string): Promise<{ port: number; client: RuntimeClient }> {
     const port = await freePort();
     const [b1, b2] = backends.ports;
     await ec.put('/proxymgr/services/web').value(JSON.stringify({ type: 'etcd', endpoints: [etcd.endpoint], prefix: '/instances/web', port }));
     await ec.put('/instances/web/a').value(JSON.stringify({ address: '127.0.0.1', port: b1 }));
     await ec.put('/instances/web/b').value(`127.0.0.1:${b2}`);
-    agent = new AgentFixture({ serviceConfig: { type: 'etcd', endpoints: etcd.endpoint, prefix: '/proxymgr/services' } });
+    agent = new AgentFixture({ serviceConfig: { type: 'etcd', endpoints: etcd.endpoint, prefix: '/proxymgr/services' }, extraYaml });
     await agent.start();
     expect(await sample(port, 4)).toEqual(new Set([backends.id(b1), backends.id(b2)]));
     return { port, client: new RuntimeClient(agent.socketPath) };
@@ -95,5 +95,14 @@ describe('etcd source and watcher', () => {
     const line = await agent.waitLog((l) => l.service === 'broken' && /JSON/.test(JSON.stringify(l)), 5000, from);
     expect(JSON.stringify(line)).toContain('etcd:/proxymgr/services/broken');
     expect((await sample(port, 2)).size).toBeGreaterThan(0);
+  });
+
+  test('/metrics: the etcd client is connected and the service\'s source is up', async () => {
+    const apiPort = await freePort();
+    await setup(`api:\n  listen: "127.0.0.1:${apiPort}"`);
+    await agent.waitLog((l) => l.event === 'api_listening');
+    const text = await (await fetch(`http://127.0.0.1:${apiPort}/metrics`)).text();
+    expect(text).toContain(`proxymgr_etcd_connected{cluster="${etcd.endpoint}"} 1`);
+    expect(text).toContain('proxymgr_source_up{service="web",type="etcd"} 1');
   });
 });

@@ -204,13 +204,20 @@ function validBlob(): Record<string, unknown> {
   if (chance(0.7)) common.listen_options = list(4, () => pick(listenLines));
   if (chance(0.7)) common.server_options = list(3, () => pick(SAFE_SERVER));
   if (chance(0.3)) common.allow_empty = chance(0.5);
-  switch (pick(['static', 'file', 'zookeeper', 'dns'])) {
+  switch (pick(['static', 'file', 'zookeeper', 'etcd', 'dns'])) {
     case 'static':
       return { type: 'static', ...common, servers: list(6, validServer) };
     case 'file':
       return { type: 'file', ...common, file: pick(['web.servers', '/etc/x/servers', '../s', 'a b.txt']) };
     case 'zookeeper':
       return { type: 'zookeeper', ...common, server: pick(['127.0.0.1:2181', 'zk1:2181,zk2:2181', '[::1]:2181']), path: `/${label()}/${label()}` };
+    case 'etcd':
+      return {
+        type: 'etcd',
+        ...common,
+        ...(chance(0.5) ? { endpoints: pick([['127.0.0.1:2379'], 'etcd1:2379,etcd2:2379', ['https://[::1]:2379'], ['http://e1:2379', 'http://e2:2379', 'http://e3:2379']]) } : { cluster: label() }),
+        prefix: `/${label()}/${label()}`,
+      };
     default:
       return {
         type: 'dns',
@@ -250,7 +257,7 @@ function mutate(blob: Record<string, unknown>): unknown {
 }
 const insertAt = (s: string, ch: string) => { const i = int(s.length + 1); return s.slice(0, i) + ch + s.slice(i); };
 
-// Servers the non-static watchers would report: random servers-file text / instance znodes, parsed by the real parsers.
+// Servers the non-static watchers would report: random servers-file text / instance znodes and etcd values (one decoder), parsed by the real parsers.
 function fileServers(): Server[] {
   const lines = list(5, () => (chance(0.8) ? String(validServer()).replace(/^\[object Object\]$/, '127.0.0.1:1') : randomString()));
   const parsed = parseServersFile(lines.join(pick(['\n', '\r\n'])), 'fuzz');
@@ -334,7 +341,7 @@ describe(`fuzzed service blobs (FUZZ_SEED=${SEED})`, () => {
       const servers =
         def.watcher.type === 'static' ? normalizeServers(def.watcher.options.servers as Server[])
         : def.watcher.type === 'file' ? fileServers()
-        : def.watcher.type === 'zookeeper' ? zkServers()
+        : def.watcher.type === 'zookeeper' || def.watcher.type === 'etcd' ? zkServers()
         : normalizeServers(list(3, () => ({ address: pick(['10.1.2.3', '::1', '127.0.0.9']), port: validPort() })));
       // Known-good when the blob's own option lines are (typed keys compile to lines HAProxy must take).
       const own = blob as { listen_options?: string[]; server_options?: string[] };
