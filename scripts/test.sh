@@ -30,10 +30,10 @@ if [ $# -eq 0 ]; then
     test/integration/{runtime-updates,zero-drop-reload,supervisor,lifecycle,drift-repair,shared-frontend,service-options,operator-overrides,fastcgi,unix-ipv6-backends,pooling-cache,frontend-tls,backend-tls,sticky-offline,haproxy-health,haproxy-wedged,rejected-config,priority-classes,config-reload,fcgi-priority-config,metrics,check-version,fuzz-blobs}.test.ts || status=$?
 
   # The oldest supported Node.js line: the unit tests, the agent's own process (lifecycle),
-  # what it reports of itself (metrics) and the installed package (shipping).
+  # what it reports of itself (metrics), the installed package (shipping) and the etcd client (gRPC).
   node22=$(bash scripts/node-runtime.sh 22)
   PATH="$node22:$PATH" npx jest --ci --runInBand --json --outputFile=.tmp/jest-node-22.json \
-    test/unit/ test/integration/lifecycle.test.ts test/integration/metrics.test.ts test/integration/shipping.test.ts || status=$?
+    test/unit/ test/integration/lifecycle.test.ts test/integration/metrics.test.ts test/integration/shipping.test.ts test/integration/etcd.test.ts || status=$?
 
   # The newest line `engines` admits: the unit tests.
   node26=$(bash scripts/node-runtime.sh 26)
