@@ -1,3 +1,4 @@
+import { isBrokenCircuitError } from 'cockatiel';
 import { EtcdAuthenticationFailedError, EtcdPermissionDeniedError, isRecoverableError } from 'etcd3';
 import { briefError } from '../etcd/client';
 import { EtcdCredentials, readEtcdCredentials } from '../etcd/credentials';
@@ -51,6 +52,8 @@ export function describeEtcdFailure(err: unknown, target: EtcdTarget, key: strin
   let why = briefError(err);
   if (err instanceof EtcdPermissionDeniedError) why = `permission denied: cannot ${op} ${as}`;
   else if (err instanceof EtcdAuthenticationFailedError) why = `authentication failed ${as}: wrong user or password`;
+  // The client skips a member for a second after failures in a row: that is etcd unreachable too.
+  else if (isBrokenCircuitError(err)) why = 'unreachable (failed just before; tried again shortly)';
   else if (isRecoverableError(err as Error)) why = `unreachable (${why})`;
   return `${describeEtcdTarget(target)} ${key}: ${why}`;
 }

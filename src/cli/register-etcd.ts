@@ -76,6 +76,8 @@ export async function registerEtcd(o: EtcdRegisterOptions & { prefix: string }, 
   const client = EtcdClient.acquire(target);
   let lease: Lease | undefined;
   let nap: { done: Promise<void>; wake: () => void } | undefined;
+  // An outage would log the same failure every interval: logged when it changes, and once more when things work again.
+  let lastError: string | undefined;
   const grant = async (): Promise<Lease> => {
     const l = client.etcd.lease(ttl);
     l.on('lost', (err) => {
@@ -102,15 +104,21 @@ export async function registerEtcd(o: EtcdRegisterOptions & { prefix: string }, 
         if (ok && !lease) {
           lease = await grant();
           log.info({ event: 'registered', key, lease: await lease.grant(), ttl_s: ttl }, 'health check passes: instance registered');
+          lastError = undefined;
         } else if (!ok && lease) {
           const l = lease;
           lease = undefined;
           // revoke() stops the keepalives first: should etcd not answer, the key still goes within the TTL.
           await l.revoke();
           log.warn({ event: 'deregistered', key }, 'health check fails: lease revoked, instance removed');
+          lastError = undefined;
         }
       } catch (err) {
-        log.warn({ event: 'register_error', key, error: describeEtcdFailure(err, target, key, ok ? 'write' : 'revoke the lease of') }, 'could not register or deregister; will retry');
+        const error = describeEtcdFailure(err, target, key, ok ? 'write' : 'revoke the lease of');
+        // Unreachable is one state, however the client words it from one try to the next.
+        const kind = error.replace(/: unreachable \(.*\)$/, ': unreachable');
+        if (kind !== lastError) log.warn({ event: 'register_error', key, error }, 'could not register or deregister; will retry (logged again when the error changes)');
+        lastError = kind;
       }
       if (signal.aborted) break;
       nap = pause(o.intervalMs, signal);
