@@ -99,6 +99,8 @@ export async function registerEtcd(o: EtcdRegisterOptions & { prefix: string }, 
   };
   try {
     while (!signal.aborted) {
+      // The library can also give a lease up without a 'lost' event (its keepalive found no lease to renew).
+      if (lease?.revoked()) lease = undefined;
       const ok = await healthy(o);
       try {
         if (ok && !lease) {
