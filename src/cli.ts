@@ -192,6 +192,7 @@ program
     process.stdout.write(`${JSON.stringify(serviceJsonSchema(WATCHER_SCHEMAS), null, 2)}\n`);
   });
 
+const ZK_AUTH_HELP = `a file holding user:password (default: $${AUTH_FILE_ENV}, else $${AUTH_ENV} itself)`;
 const AUTH_HELP = `a file holding user:password (default: $${AUTH_FILE_ENV} or $${ETCD_AUTH_FILE_ENV} for etcd, else $${AUTH_ENV} or $${ETCD_AUTH_ENV} itself, else proxymgr.yml's credentials)`;
 const ACL_HELP = 'ACL of the znodes created, e.g. "digest:platform:HASH:all,world:anyone:read" or "creator:all" (default: proxymgr.yml\'s, else creator:all,world:anyone:read with credentials)';
 
@@ -202,11 +203,11 @@ const loadFor = (file: string, flags: ZkCliFlags) =>
 const service = program.command('service').description('manage service definitions in the configured ZooKeeper or etcd');
 service
   .command('put <name>')
-  .description('validate a service blob, then write it (missing parents too, with the configured ACL)')
+  .description('validate a service blob, then write it (ZooKeeper: missing parents too, with the configured ACL)')
   .requiredOption('-c, --config <file>', 'proxymgr.yml')
   .requiredOption('-f, --file <blob.json>', 'the service blob')
   .option('--auth-file <file>', AUTH_HELP)
-  .option('--acl <spec>', ACL_HELP)
+  .option('--acl <spec>', `ZooKeeper: ${ACL_HELP}`)
   .action(async (name: string, o: { config: string; file: string } & ZkCliFlags) => {
     process.exitCode = await serviceCommand(loadFor(o.config, o), 'put', name, o.file, o);
   });
@@ -296,7 +297,7 @@ program
 program
   .command('zk-digest')
   .description('print the ZooKeeper digest id (digest:USER:HASH) of user:password, for ACLs; reads --auth-file, the environment or one line of stdin')
-  .option('--auth-file <file>', AUTH_HELP)
+  .option('--auth-file <file>', ZK_AUTH_HELP)
   .action(async (o: ZkCliFlags) => {
     const given = cliCredentials(o, process.env);
     if (!given.ok) {
