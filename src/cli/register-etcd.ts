@@ -76,7 +76,7 @@ export async function registerEtcd(o: EtcdRegisterOptions & { prefix: string }, 
   const client = EtcdClient.acquire(target);
   let lease: Lease | undefined;
   let nap: { done: Promise<void>; wake: () => void } | undefined;
-  // An outage would log the same failure every interval: logged when it changes, and once more when things work again.
+  // An outage would log the same failure every interval: logged when it changes (the next 'registered' says it is over).
   let lastError: string | undefined;
   const grant = async (): Promise<Lease> => {
     const l = client.etcd.lease(ttl);
