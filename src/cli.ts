@@ -13,6 +13,10 @@ import { extrasKey, startExtras, statsdFor, type Extras } from './cli/extras';
 import { tmpdir } from 'node:os';
 import { serviceCommand } from './cli/service-commands';
 import { register, validateRegister } from './cli/register';
+import { DEFAULT_TTL_S, MIN_TTL_S, endpointsTarget, isEtcdRegister, registerEtcd, validateEtcdRegister, type EtcdRegisterOptions } from './cli/register-etcd';
+import { ETCD_AUTH_ENV, ETCD_AUTH_FILE_ENV, etcdCliTarget, hasEtcdCliCredentials } from './cli/etcd-auth';
+import type { EtcdTarget } from './etcd/target';
+import type { Logger } from './log';
 import { AUTH_ENV, AUTH_FILE_ENV, cliCredentials, cliTarget, hasCliCredentials, type ZkCliFlags } from './cli/zk-auth';
 import { ZkCredentials } from './zk/auth';
 import { defaultAcl } from './zk/acl';
@@ -157,7 +161,7 @@ async function render(file: string): Promise<void> {
 }
 
 const program = new Command('proxymgr')
-  .description('HAProxy control-plane sidecar: services from ZooKeeper, DNS, files or static lists')
+  .description('HAProxy control-plane sidecar: services from ZooKeeper, etcd, DNS, files or static lists')
   .version(version);
 
 program
@@ -188,20 +192,22 @@ program
     process.stdout.write(`${JSON.stringify(serviceJsonSchema(WATCHER_SCHEMAS), null, 2)}\n`);
   });
 
-const AUTH_HELP = `a file holding user:password (default: $${AUTH_FILE_ENV}, else $${AUTH_ENV} itself, else proxymgr.yml's credentials)`;
+const ZK_AUTH_HELP = `a file holding user:password (default: $${AUTH_FILE_ENV}, else $${AUTH_ENV} itself)`;
+const AUTH_HELP = `a file holding user:password (default: $${AUTH_FILE_ENV} or $${ETCD_AUTH_FILE_ENV} for etcd, else $${AUTH_ENV} or $${ETCD_AUTH_ENV} itself, else proxymgr.yml's credentials)`;
 const ACL_HELP = 'ACL of the znodes created, e.g. "digest:platform:HASH:all,world:anyone:read" or "creator:all" (default: proxymgr.yml\'s, else creator:all,world:anyone:read with credentials)';
 
-/** proxymgr.yml for a ZooKeeper CLI command: its own credentials are not read when the command line brings some; the API's key never (it serves no API). */
-const loadFor = (file: string, flags: ZkCliFlags) => load(file, { zkCredentials: !hasCliCredentials(flags, process.env), apiTls: false });
+/** proxymgr.yml for a ZooKeeper or etcd CLI command: its own credentials are not read when the command line brings some; the API's key never (it serves no API). */
+const loadFor = (file: string, flags: ZkCliFlags) =>
+  load(file, { zkCredentials: !hasCliCredentials(flags, process.env), etcdCredentials: !hasEtcdCliCredentials(flags, process.env), apiTls: false });
 
-const service = program.command('service').description('manage service definitions in the configured ZooKeeper');
+const service = program.command('service').description('manage service definitions in the configured ZooKeeper or etcd');
 service
   .command('put <name>')
-  .description('validate a service blob, then write it (missing parents too, with the configured ACL)')
+  .description('validate a service blob, then write it (ZooKeeper: missing parents too, with the configured ACL)')
   .requiredOption('-c, --config <file>', 'proxymgr.yml')
   .requiredOption('-f, --file <blob.json>', 'the service blob')
   .option('--auth-file <file>', AUTH_HELP)
-  .option('--acl <spec>', ACL_HELP)
+  .option('--acl <spec>', `ZooKeeper: ${ACL_HELP}`)
   .action(async (name: string, o: { config: string; file: string } & ZkCliFlags) => {
     process.exitCode = await serviceCommand(loadFor(o.config, o), 'put', name, o.file, o);
   });
@@ -222,24 +228,59 @@ for (const [action, args, what] of [
     });
 }
 
-type RegisterFlags = { zk?: string; ensemble?: string; config?: string; path: string; address: string; port?: number; weight?: number; check?: string; intervalMs: number } & ZkCliFlags;
+type RegisterFlags = { zk?: string; ensemble?: string; config?: string; path: string; address: string; port?: number; weight?: number; check?: string; intervalMs: number } & EtcdRegisterOptions & ZkCliFlags;
+
+/** `register` with etcd: the target (bare endpoints, or a cluster of proxymgr.yml) with the command line's credentials. */
+function etcdRegisterTarget(o: RegisterFlags, errors: string[]): EtcdTarget | undefined {
+  let base: EtcdTarget | undefined;
+  if (o.etcdCluster !== undefined) {
+    base = loadFor(o.config!, o).etcdDir.get(o.etcdCluster);
+    if (!base) errors.push(`--etcd-cluster ${JSON.stringify(o.etcdCluster)}: not defined in ${o.config} (etcd.clusters)`);
+  } else base = endpointsTarget(o.etcd!);
+  const resolved = base && etcdCliTarget(base, o, process.env);
+  if (resolved && !resolved.ok) errors.push(resolved.error);
+  return resolved?.ok ? resolved.target : undefined;
+}
+
+/** Runs `register` until SIGTERM or SIGINT (then the instance is removed). */
+async function untilSignal(run: (log: Logger, signal: AbortSignal) => Promise<void>): Promise<void> {
+  const stop = new AbortController();
+  process.on('SIGTERM', () => stop.abort());
+  process.on('SIGINT', () => stop.abort());
+  await run(createLogger('info'), stop.signal);
+}
 
 program
   .command('register')
-  .description('keep an ephemeral instance znode while a local health check passes')
+  .description('keep this instance registered (an ephemeral znode, or an etcd key on a lease) while a local health check passes')
   .option('--zk <servers>', 'ZooKeeper connection string, host:port[,host:port...][/chroot]')
   .option('--ensemble <name>', 'an ensemble of proxymgr.yml (with -c): its servers, credentials and ACL')
-  .option('-c, --config <file>', 'proxymgr.yml, for --ensemble')
-  .requiredOption('--path <znode>', 'the instances znode of the service, e.g. /services/web')
+  .option('--etcd <endpoints>', 'etcd endpoints, comma-separated: host:port or http(s)://host:port')
+  .option('--etcd-cluster <name>', 'an etcd cluster of proxymgr.yml (with -c): its endpoints, credentials and TLS')
+  .option('-c, --config <file>', 'proxymgr.yml, for --ensemble or --etcd-cluster')
+  .option('--path <znode>', 'ZooKeeper: the instances znode of the service, e.g. /services/web')
+  .option('--prefix <prefix>', 'etcd: the instances key prefix of the service, e.g. /services/web')
+  .option('--ttl <seconds>', `etcd: the lease TTL; a killed process's instance goes after it (default ${DEFAULT_TTL_S}, at least ${MIN_TTL_S})`, Number)
   .requiredOption('--address <ip|host|unix:/path>', 'this instance\'s address (a UNIX socket as unix:/absolute/path)')
   .option('--port <port>', 'this instance\'s port (none for a unix socket)', Number)
   .option('--weight <weight>', 'weight 0..256', Number)
   .option('--check <url>', 'http:// URL that must answer < 400 (default: a connect to address:port or to the socket)')
   .option('--interval-ms <ms>', 'how often to check', Number, 2000)
   .option('--auth-file <file>', AUTH_HELP)
-  .option('--acl <spec>', ACL_HELP)
+  .option('--acl <spec>', `ZooKeeper: ${ACL_HELP}`)
   .action(async (o: RegisterFlags) => {
+    const refuse = (errors: string[]) => {
+      process.stderr.write(`proxymgr register:\n${errors.map((e) => `  - ${e}`).join('\n')}\n`);
+      process.exit(2);
+    };
+    if (isEtcdRegister(o)) {
+      const errors = validateEtcdRegister(o);
+      const target = errors.length ? undefined : etcdRegisterTarget(o, errors);
+      if (errors.length || !target) return refuse(errors);
+      return untilSignal((log, signal) => registerEtcd({ ...o, prefix: o.prefix! }, target, log, signal));
+    }
     const errors = validateRegister(o);
+    for (const [flag, v] of [['--prefix', o.prefix], ['--ttl', o.ttl]] as const) if (v !== undefined) errors.push(`${flag}: for etcd (with --etcd or --etcd-cluster)`);
     let base;
     if (!errors.length && o.ensemble !== undefined) {
       base = loadFor(o.config!, o).zk.get(o.ensemble);
@@ -249,20 +290,14 @@ program
     }
     const resolved = base && cliTarget(base, o, process.env);
     if (resolved && !resolved.ok) errors.push(resolved.error);
-    if (errors.length || !resolved?.ok) {
-      process.stderr.write(`proxymgr register:\n${errors.map((e) => `  - ${e}`).join('\n')}\n`);
-      process.exit(2);
-    }
-    const stop = new AbortController();
-    process.on('SIGTERM', () => stop.abort());
-    process.on('SIGINT', () => stop.abort());
-    await register(o, resolved.target, createLogger('info'), stop.signal);
+    if (errors.length || !resolved?.ok) return refuse(errors);
+    await untilSignal((log, signal) => register(o, resolved.target, log, signal));
   });
 
 program
   .command('zk-digest')
   .description('print the ZooKeeper digest id (digest:USER:HASH) of user:password, for ACLs; reads --auth-file, the environment or one line of stdin')
-  .option('--auth-file <file>', AUTH_HELP)
+  .option('--auth-file <file>', ZK_AUTH_HELP)
   .action(async (o: ZkCliFlags) => {
     const given = cliCredentials(o, process.env);
     if (!given.ok) {

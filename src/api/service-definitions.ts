@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { EtcdPermissionDeniedError } from 'etcd3';
 import { isValidServiceName, parseServiceDefinition } from '../model/service';
 import { createServiceStore } from '../service-config';
 import { PreconditionFailed, StoreConflict, type Precondition, type ServiceStore } from '../service-config/store';
@@ -105,6 +106,8 @@ function storeError(err: unknown): Reply {
   if (err instanceof StoreConflict) return { status: 409, body: { error: err.message } };
   // ZooKeeper's ACL refused the agent's identity: the request is understood and not allowed.
   if (isNoAuth(err)) return { status: 403, body: { error: `service store: NOAUTH: ZooKeeper's ACL does not let this agent's credentials write there` } };
+  // Likewise etcd's roles: the agent's user may read the prefix (it must) without being let write it.
+  if (err instanceof EtcdPermissionDeniedError) return { status: 403, body: { error: "service store: permission denied: etcd's roles do not let this agent's user write there" } };
   return { status: 503, body: { error: `service store: ${(err as Error).message}` } };
 }
 

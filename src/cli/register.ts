@@ -1,77 +1,30 @@
-import http from 'node:http';
-import { connect } from 'node:net';
 import type { Logger } from '../log';
-import { canonicalHost, isValidHost, isValidPort, isValidWeight, serverName } from '../model/server';
-import { isUnixAddress, unixAddressProblem, unixPath } from '../model/unix-socket';
 import { connectStringProblem, znodePath } from '../zk/fields';
 import { describeZkError } from '../zk/errors';
 import { zk } from '../zk/ops';
 import { ZkSession } from '../zk/session';
 import { chrootOf, describeTarget, type ZkTarget } from '../zk/target';
+import { healthy, instanceNode, pause, validateInstance, type InstanceOptions } from './instance';
 
-export interface RegisterOptions {
+export interface RegisterOptions extends InstanceOptions {
   /** A connect string (`--zk`), or undefined with `ensemble`. */
   zk?: string;
   /** An ensemble of proxymgr.yml (`--ensemble NAME -c proxymgr.yml`). */
   ensemble?: string;
   config?: string;
   path: string;
-  /** An IP, a hostname or `unix:/absolute/path` (then no port). */
-  address: string;
-  port?: number;
-  weight?: number;
-  /** An http(s) URL to GET; without it, a connect to address:port (or to the socket). */
-  check?: string;
-  intervalMs: number;
 }
 
 /** Problems with the options, each naming the flag; empty when they are usable. */
 export function validateRegister(o: RegisterOptions): string[] {
   const errors: string[] = [];
-  if ((o.zk === undefined) === (o.ensemble === undefined)) errors.push('needs exactly one of --zk, --ensemble');
+  if ((o.zk === undefined) === (o.ensemble === undefined)) errors.push('needs exactly one of --zk, --ensemble (ZooKeeper; for etcd: --etcd or --etcd-cluster)');
   if (o.zk !== undefined && connectStringProblem(o.zk)) errors.push(`--zk ${JSON.stringify(o.zk)}: ${connectStringProblem(o.zk)}`);
   if (o.ensemble !== undefined && o.config === undefined) errors.push('--ensemble needs -c proxymgr.yml (where the ensemble is defined)');
-  if (!znodePath.safeParse(o.path).success) errors.push(`--path ${JSON.stringify(o.path)}: must be an absolute znode path`);
-  if (isUnixAddress(o.address)) {
-    const problem = unixAddressProblem(o.address);
-    if (problem) errors.push(`--address ${JSON.stringify(o.address)}: ${problem}`);
-    if (o.port !== undefined) errors.push(`--port ${o.port}: a unix socket address takes no port`);
-  } else {
-    if (!isValidHost(o.address)) errors.push(`--address ${JSON.stringify(o.address)}: must be an IP address, a hostname or unix:/absolute/path`);
-    if (o.port === undefined) errors.push('--port: required (except with --address unix:/path)');
-    else if (!isValidPort(o.port)) errors.push(`--port ${o.port}: must be 1..65535`);
-  }
-  if (o.weight !== undefined && !isValidWeight(o.weight)) errors.push(`--weight ${o.weight}: must be 0..256`);
-  if (o.check !== undefined && !/^http:\/\//.test(o.check)) errors.push(`--check ${JSON.stringify(o.check)}: must be an http:// URL`);
+  if (o.path === undefined) errors.push('--path: required (the instances znode, e.g. /services/web)');
+  else if (!znodePath.safeParse(o.path).success) errors.push(`--path ${JSON.stringify(o.path)}: must be an absolute znode path`);
+  errors.push(...validateInstance(o));
   return errors;
-}
-
-function healthy(o: RegisterOptions): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (o.check) {
-      const req = http.get(o.check, { timeout: 2000, agent: false }, (res) => {
-        res.resume();
-        resolve((res.statusCode ?? 500) < 400);
-      });
-      req.on('timeout', () => req.destroy());
-      req.on('error', () => resolve(false));
-      return;
-    }
-    const s = isUnixAddress(o.address) ? connect({ path: unixPath(o.address), timeout: 2000 }) : connect({ host: o.address, port: o.port!, timeout: 2000 });
-    s.on('connect', () => (s.destroy(), resolve(true)));
-    s.on('timeout', () => (s.destroy(), resolve(false)));
-    s.on('error', () => resolve(false));
-  });
-}
-
-/** The instance znode's name and data: `address:port` and `{"address","port"}`, or for a socket its server name and `{"address"}`. */
-export function instanceNode(o: Pick<RegisterOptions, 'path' | 'address' | 'port' | 'weight'>): { node: string; data: Buffer } {
-  const weight = o.weight !== undefined ? { weight: o.weight } : {};
-  if (isUnixAddress(o.address)) {
-    // A znode name holds no `/`: the socket's server name (`unix_run:app.sock`) stands for the path.
-    return { node: `${o.path}/${serverName({ address: o.address, port: 0 })}`, data: Buffer.from(JSON.stringify({ address: o.address, ...weight })) };
-  }
-  return { node: `${o.path}/${o.address}:${o.port}`, data: Buffer.from(JSON.stringify({ address: canonicalHost(o.address), port: o.port, ...weight })) };
 }
 
 /**
@@ -105,10 +58,7 @@ export async function register(o: RegisterOptions, target: ZkTarget, log: Logger
         const error = `${where} ${node}: ${describeZkError(err, ok ? 'create' : 'delete', target.auth, chrootOf(target))}`;
         log.warn({ event: 'register_error', znode: node, error }, 'could not register or deregister; will retry');
       }
-      await new Promise((r) => {
-        const t = setTimeout(r, o.intervalMs);
-        signal.addEventListener('abort', () => (clearTimeout(t), r(undefined)), { once: true });
-      });
+      await pause(o.intervalMs, signal).done;
     }
     if (registered) await zk.remove(session.client, node).catch(() => undefined);
   } finally {

@@ -88,7 +88,7 @@ export class EtcdServiceStore implements ServiceStore {
   }
 
   /** The key that holds `name`: the one under the prefix whose last segment it is, else PREFIX/NAME for a new one. */
-  private async keyOf(name: string): Promise<string> {
+  async keyOf(name: string): Promise<string> {
     // The name becomes a key segment: never anything but a valid service name.
     if (!isValidServiceName(name)) throw new StoreConflict(`invalid service name ${JSON.stringify(name)}`);
     const range = keyRange(this.prefix);

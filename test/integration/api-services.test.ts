@@ -1,53 +1,10 @@
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { startBackends, type Backends } from '../support/backends';
 import { AgentFixture } from '../support/agent';
+import { ADMIN, apiYaml, call, listening, READ, startWithTokens } from '../support/services-api';
 import { freePort, isListening, sample, waitUntil } from '../support/net';
 import { TestZooKeeper, type ZkTestClient } from '../support/zookeeper';
-
-const ADMIN = 'services-admin-token-0123456789';
-const READ = 'services-read-token-0123456789';
-
-function listening(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ port, host });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
-
-async function call(port: number, method: string, path: string, token?: string, body?: unknown, headers: Record<string, string> = {}) {
-  const res = await fetch(`http://127.0.0.1:${port}${path}`, {
-    method,
-    headers: { ...(token && { authorization: `Bearer ${token}` }), ...headers },
-    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-  });
-  return { status: res.status, etag: res.headers.get('etag'), json: (await res.json()) as Record<string, unknown> };
-}
-
-const apiYaml = (apiPort: number) =>
-  [
-    'api:',
-    `  listen: "127.0.0.1:${apiPort}"`,
-    '  tokens:',
-    '    - {name: deploy, token_env: PM_SVC_ADMIN, role: admin}',
-    '    - {name: dashboard, token_env: PM_SVC_READ, role: read}',
-  ].join('\n');
-
-async function startWithTokens(agent: AgentFixture): Promise<void> {
-  Object.assign(process.env, { PM_SVC_ADMIN: ADMIN, PM_SVC_READ: READ });
-  try {
-    await agent.start();
-  } finally {
-    delete process.env.PM_SVC_ADMIN;
-    delete process.env.PM_SVC_READ;
-  }
-  await agent.waitLog((l) => l.event === 'api_listening');
-}
 
 // A deploy pipeline manages services over HTTP; the source (directory or ZooKeeper) stays the one truth.
 describe('services through the API', () => {

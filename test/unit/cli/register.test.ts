@@ -1,4 +1,5 @@
-import { instanceNode, validateRegister, type RegisterOptions } from '../../../src/cli/register';
+import { instanceNode } from '../../../src/cli/instance';
+import { validateRegister, type RegisterOptions } from '../../../src/cli/register';
 
 const base: RegisterOptions = { zk: '127.0.0.1:2181', path: '/services/web', address: '10.0.0.5', port: 8080, intervalMs: 2000 };
 
