@@ -50,7 +50,7 @@ describe('the credentials of an etcd CLI command', () => {
     const badLogin = describeEtcdFailure(new EtcdAuthenticationFailedError('etcdserver: authentication failed, invalid user ID or password'), r.target, '/services/web', 'read');
     expect(badLogin).toBe('etcd cluster main (http://e1:2379) /services/web: authentication failed as etcd user "fromflag": wrong user or password');
     const bare = describeEtcdFailure(new EtcdPermissionDeniedError('etcdserver: permission denied'), { endpoints: ['http://e1:2379'] }, '/s/', 'list');
-    expect(bare).toBe('http://e1:2379 /s/: permission denied: cannot list without credentials (--auth-file, PROXYMGR_ETCD_AUTH_FILE or PROXYMGR_ETCD_AUTH)');
+    expect(bare).toBe('etcd http://e1:2379 /s/: permission denied: cannot list without credentials (--auth-file, PROXYMGR_ETCD_AUTH_FILE or PROXYMGR_ETCD_AUTH)');
     expect(describeEtcdFailure(new GRPCUnavailableError('14 UNAVAILABLE: No connection established'), r.target, '/k', 'read')).toBe('etcd cluster main (http://e1:2379) /k: unreachable (14 UNAVAILABLE: No connection established)');
     for (const text of [denied, badLogin, inspect(r.target), JSON.stringify(r.target)]) expect(text).not.toMatch(/pw-/);
   });
