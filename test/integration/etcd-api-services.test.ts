@@ -162,7 +162,7 @@ describe('services through the API and the CLI, etcd with users and roles', () =
       writeFileSync(blob, JSON.stringify({ type: 'static', port, servers: ['127.0.0.1:1'] }));
       const asSidecar = await runCli(['service', 'put', 'shop', '-c', agent.configFile, '-f', blob]);
       expect(asSidecar.code).toBe(1);
-      expect(asSidecar.stderr).toBe(`proxymgr service put: ${etcd.endpoint} /auth_test/services/shop: permission denied: cannot write as etcd user "sidecar"\n`);
+      expect(asSidecar.stderr).toBe(`proxymgr service put: etcd ${etcd.endpoint} /auth_test/services/shop: permission denied: cannot write as etcd user "sidecar"\n`);
       const asPlatform = await runCli(['service', 'put', 'shop', '-c', agent.configFile, '-f', blob, '--auth-file', join(dir, 'platform')]);
       expect(asPlatform.code).toBe(0);
       await waitUntil('shop to listen', () => listening('127.0.0.1', port), 10_000);

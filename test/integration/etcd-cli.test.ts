@@ -111,7 +111,7 @@ describe('etcd CLI', () => {
     writeFileSync(down, `service_config:\n  type: etcd\n  endpoints: "127.0.0.1:${port}"\n  prefix: /proxymgr/services\n`);
     const r = await runCli(['service', 'get', 'web', '-c', down]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(new RegExp(`^proxymgr service get: http://127\\.0\\.0\\.1:${port} /proxymgr/services/web: unreachable \\(14 UNAVAILABLE`));
+    expect(r.stderr).toMatch(new RegExp(`^proxymgr service get: etcd http://127\\.0\\.0\\.1:${port} /proxymgr/services/web: unreachable \\(14 UNAVAILABLE`));
   });
 
   test('register: instances reach HAProxy; a failing check revokes exactly that lease; SIGKILL: gone after the TTL; SIGTERM: gone at once', async () => {
