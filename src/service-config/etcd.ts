@@ -3,9 +3,7 @@ import { isValidServiceName } from '../model/service';
 import { EtcdClient } from '../etcd/client';
 import { PrefixCache } from '../etcd/prefix-cache';
 import { describeEtcdTarget, type EtcdTarget } from '../etcd/target';
-import type { ServiceConfigHandler, ServiceConfigSource } from './source';
-
-const MAX_BYTES = 1024 * 1024;
+import { deliverJsonBlob, type ServiceConfigHandler, type ServiceConfigSource } from './source';
 
 /** What one service name stands for under the prefix: its key and value, or the keys that all claim it. */
 export type ServiceKey = { key: string; value: Buffer } | { ambiguous: string[] };
@@ -108,15 +106,7 @@ export class EtcdServiceConfig implements ServiceConfigSource {
       const text = found.value.toString('utf8');
       if (this.known.get(name) === text) continue;
       this.known.set(name, text);
-      const origin = `etcd:${this.prefix}/${found.key}`;
-      if (found.value.length > MAX_BYTES) handler.invalid(name, origin, [`larger than ${MAX_BYTES} bytes`]);
-      else {
-        try {
-          handler.upsert(name, JSON.parse(text), origin, this.baseDir);
-        } catch (err) {
-          handler.invalid(name, origin, [`cannot decode JSON: ${(err as Error).message}`]);
-        }
-      }
+      deliverJsonBlob(handler, name, found.value, `etcd:${this.prefix}/${found.key}`, this.baseDir);
     }
     // A complete listing: services left over from a replaced source and not named here go.
     handler.listed?.();

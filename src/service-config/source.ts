@@ -21,3 +21,18 @@ export interface ServiceConfigSource {
   /** Why the source cannot be read now, and since when (epoch ms); undefined when it can. */
   problem?(): { message: string; since: number } | undefined;
 }
+
+/** Blobs larger than this are refused unread: a registry value is a service definition, not a payload. */
+export const MAX_BLOB_BYTES = 1024 * 1024;
+
+/** Hands one stored JSON blob (a znode's data, an etcd value) to the handler: decoded, or invalid with why. */
+export function deliverJsonBlob(handler: ServiceConfigHandler, name: string, data: Buffer, origin: string, baseDir: string): void {
+  if (data.length > MAX_BLOB_BYTES) return handler.invalid(name, origin, [`larger than ${MAX_BLOB_BYTES} bytes`]);
+  let blob: unknown;
+  try {
+    blob = JSON.parse(data.toString('utf8'));
+  } catch (err) {
+    return handler.invalid(name, origin, [`cannot decode JSON: ${(err as Error).message}`]);
+  }
+  handler.upsert(name, blob, origin, baseDir);
+}

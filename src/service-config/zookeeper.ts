@@ -2,9 +2,7 @@ import type { Logger } from '../log';
 import { ChildrenCache } from '../zk/children-cache';
 import { ZkSession } from '../zk/session';
 import { describeTarget, type ZkTarget } from '../zk/target';
-import type { ServiceConfigHandler, ServiceConfigSource } from './source';
-
-const MAX_BYTES = 1024 * 1024;
+import { deliverJsonBlob, type ServiceConfigHandler, type ServiceConfigSource } from './source';
 
 /** `service_config: {type: zookeeper, servers | ensemble, path}`: each child of `path` is a service, its data the blob (JSON). */
 export class ZooKeeperServiceConfig implements ServiceConfigSource {
@@ -56,15 +54,7 @@ export class ZooKeeperServiceConfig implements ServiceConfigSource {
           const text = data.toString('utf8');
           if (this.known.get(name) === text) continue;
           this.known.set(name, text);
-          const origin = `zookeeper:${this.path}/${name}`;
-          if (data.length > MAX_BYTES) handler.invalid(name, origin, [`larger than ${MAX_BYTES} bytes`]);
-          else {
-            try {
-              handler.upsert(name, JSON.parse(text), origin, this.baseDir);
-            } catch (err) {
-              handler.invalid(name, origin, [`cannot decode JSON: ${(err as Error).message}`]);
-            }
-          }
+          deliverJsonBlob(handler, name, data, `zookeeper:${this.path}/${name}`, this.baseDir);
         }
         // A complete listing: services left over from a replaced source and not named here go.
         handler.listed?.();
