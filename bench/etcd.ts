@@ -15,7 +15,7 @@
  *    the one-service agents of step 1 in the same window, so what a service adds shows; plus
  *    the connections each agent holds and the watches etcd and ZooKeeper keep for them.
  *
- *   npm run bench                       (BENCH_ETCD_EVENTS=500 per row; BENCH_QUICK=1 for 200)
+ *   npm run bench                       (BENCH_ETCD_EVENTS=1000 per row; BENCH_QUICK=1 for 200)
  *   BENCH_ONLY=etcd npm run bench       this section alone in the suite
  *   node .tmp/bench/bench/etcd.js       this section alone (after tsc -p tsconfig.bench.json)
  */
@@ -36,7 +36,7 @@ import { connectionsTo, pidWithArg } from './lib/procs';
 import { ms, rssMb, runAlone, size, summarize, table, type Bench, type Summary } from './lib/report';
 import { disturbance, safeCpu, windowOf, within, type Window } from './lib/window';
 
-const EVENTS = size('BENCH_ETCD_EVENTS', 500, 200);
+const EVENTS = size('BENCH_ETCD_EVENTS', 1000, 200);
 const IDLE_MS = size('BENCH_ETCD_IDLE_S', 30, 30) * 1000;
 const SERVICES = size('BENCH_ETCD_SERVICES', 100, 100);
 const SERVERS = 20;
@@ -166,6 +166,7 @@ interface Churn {
 async function churn(etcd: TestEtcd, zc: ZkTestClient, agents: { etcd: AgentFixture; zk: AgentFixture }, pids: number[], ports: { a: number; b: number }, lbPorts: { etcd: number; zk: number }): Promise<Churn> {
   const writer = etcd.client();
   const watching = etcd.client();
+  let loads: { etcd: ReturnType<typeof connLoadInWorker>; zk: ReturnType<typeof connLoadInWorker> } | undefined;
   try {
     let arrived: (() => void) | undefined;
     const watcher = await within(watching.watch().prefix('/bench/raw/').create(), 20_000, 'raw etcd watch');
@@ -177,7 +178,7 @@ async function churn(etcd: TestEtcd, zc: ZkTestClient, agents: { etcd: AgentFixt
     const clients = { etcd: new RuntimeClient(agents.etcd.socketPath), zk: new RuntimeClient(agents.zk.socketPath) };
     const from = { etcd: agents.etcd.mark(), zk: agents.zk.mark() };
     const agentPid = { etcd: agents.etcd.proc!.pid!, zk: agents.zk.proc!.pid! };
-    const loads = LOAD ? { etcd: connLoadInWorker(lbPorts.etcd, LOAD_LOOPS, 10 * 60_000, LOAD_PAUSE_MS), zk: connLoadInWorker(lbPorts.zk, LOAD_LOOPS, 10 * 60_000, LOAD_PAUSE_MS) } : undefined;
+    loads = LOAD ? { etcd: connLoadInWorker(lbPorts.etcd, LOAD_LOOPS, 10 * 60_000, LOAD_PAUSE_MS), zk: connLoadInWorker(lbPorts.zk, LOAD_LOOPS, 10 * 60_000, LOAD_PAUSE_MS) } : undefined;
     const latencies: Record<Row, number[]> = { raw: [], etcd: [], zk: [] };
     const inside0 = { etcd: await agentTimes(agents.etcd), zk: await agentTimes(agents.zk) };
     const done = windowOf(() => pids);
@@ -204,9 +205,11 @@ async function churn(etcd: TestEtcd, zc: ZkTestClient, agents: { etcd: AgentFixt
     const window = done();
     const inside = { etcd: [inside0.etcd, await agentTimes(agents.etcd)] as [AgentTimes, AgentTimes], zk: [inside0.zk, await agentTimes(agents.zk)] as [AgentTimes, AgentTimes] };
     const load = loads ? { etcd: await loads.etcd.stop(), zk: await loads.zk.stop() } : undefined;
+    loads = undefined;
     await watcher.cancel();
     return { latencies, reloads: { etcd: agents.etcd.events('reload', from.etcd).length, zk: agents.zk.events('reload', from.zk).length }, cpuPerChange, load, inside, window };
   } finally {
+    if (loads) await Promise.all([loads.etcd.stop(), loads.zk.stop()]).catch(() => undefined);
     writer.close();
     watching.close();
   }
@@ -362,7 +365,7 @@ async function run(): Promise<string> {
       [`idle agent RSS, ${SERVICES} x ${SERVERS} (MB)`, f1(i.rss.etcdN), f1(i.rss.zkN), per(i.rss.etcdN, i.rss.zkN)],
       ['RSS per further service of 20 servers (MB)', f2(slope(i.rss.etcdN, i.rss.etcd1)), f2(slope(i.rss.zkN, i.rss.zk1)), ''],
       [`TCP connections to the store, 1 service / ${SERVICES} services`, `${i.connections.etcd1} / ${i.connections.etcdN}`, `${i.connections.zk1} / ${i.connections.zkN}`, ''],
-      [`watches the store keeps for the ${SERVICES}-service agent`, `${i.etcdWatch.watchers} watchers on ${i.etcdWatch.streams} watch stream(s)`, `${i.zkWatches} watches`, ''],
+      [`watches the store keeps for the ${SERVICES}-service agent`, `${i.etcdWatch.watchers} watchers on ${i.etcdWatch.streams} watch stream(s)`, `${i.zkWatches} data watches (\`wchs\`), and a children watch per service`, ''],
       ['store server CPU in the idle window, all agents (% of one core)', f2(i.serverCpuPct.etcd), f2(i.serverCpuPct.zk), ''],
     ];
     const loadText = LOAD ? `A paced load ran through both agents' HAProxy during the churn (${LOAD_LOOPS} loops per agent, each a GET on a new connection then ${LOAD_PAUSE_MS} ms of pause, in a worker thread of the bench so that its sockets do not hold up the main thread that times the events; a refused, reset or non-200 request is failed).` : 'No load ran (BENCH_ETCD_LOAD=0).';
