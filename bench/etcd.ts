@@ -46,11 +46,14 @@ const LOAD_LOOPS = 2;
 const LOAD_PAUSE_MS = 10;
 /** After every server is in HAProxy, before the idle window (the start's own work is not idle cost). */
 const SETTLE_MS = 5000;
+/** Heap readings (one a second) after the idle window; the least is kept. */
+const HEAP_READINGS = 10;
 
 type Row = 'raw' | 'etcd' | 'zk';
 const ROWS: readonly Row[] = ['raw', 'etcd', 'zk'];
 /** Every agent alike: info logs, no drift pass (idle cost is the watchers'), the API on (its /metrics splits the time). */
 const AGENT = { logLevel: 'info', runtime: { drift_interval_ms: 0 }, extraYaml: 'api:\n  listen: 127.0.0.1:0' };
+const pct50 = (xs: number[]) => summarize(xs).p50;
 const sleep = (t: number) => new Promise((r) => setTimeout(r, t));
 
 /** `a / b` with two decimals ("1.07x"). */
@@ -123,6 +126,8 @@ interface AgentTimes {
   /** proxymgr_runtime_update_duration_seconds: one update (read HAProxy's state, plan, send the batch). */
   update: { sum: number; count: number };
   commands: number;
+  /** nodejs_heap_size_used_bytes, in MB. */
+  heapMb: number;
 }
 
 async function agentTimes(agent: AgentFixture): Promise<AgentTimes> {
@@ -133,6 +138,7 @@ async function agentTimes(agent: AgentFixture): Promise<AgentTimes> {
     propagation: { sum: value('proxymgr_propagation_seconds_sum{path="runtime"}'), count: value('proxymgr_propagation_seconds_count{path="runtime"}') },
     update: { sum: value('proxymgr_runtime_update_duration_seconds_sum'), count: value('proxymgr_runtime_update_duration_seconds_count') },
     commands: value('proxymgr_runtime_commands_total'),
+    heapMb: value('nodejs_heap_size_used_bytes') / 2 ** 20,
   };
 }
 
@@ -228,9 +234,11 @@ async function allServing(agent: AgentFixture, names: string[], t0: number): Pro
 }
 
 interface Idle {
-  /** % of one core over the window, and RSS (MB) at its end, per agent. */
+  /** % of one core over the window, and RSS (MB, the median of a reading a second), per agent. */
   cpuPct: Record<'etcd1' | 'zk1' | 'etcdN' | 'zkN', number>;
   rss: Record<'etcd1' | 'zk1' | 'etcdN' | 'zkN', number>;
+  /** V8 heap in use (MB), the least of HEAP_READINGS after the window: about the live heap after a collection. */
+  heap: Record<'etcd1' | 'zk1' | 'etcdN' | 'zkN', number>;
   serverCpuPct: { etcd: number; zk: number };
   readyMs: { etcd: number; zk: number };
   connections: Record<'etcd1' | 'zk1' | 'etcdN' | 'zkN', number>;
@@ -275,18 +283,31 @@ async function idle(etcd: TestEtcd, zk: TestZooKeeper, zc: ZkTestClient, small: 
     const cpu0 = keys.map((k) => safeCpu(pid[k]));
     const server0 = { etcd: safeCpu(pids.etcd), zk: safeCpu(pids.zk) };
     const t = performance.now();
-    await sleep(IDLE_MS);
+    // RSS moves with every garbage collection: a reading a second, the median kept.
+    const samples = Object.fromEntries(keys.map((k) => [k, [] as number[]])) as Record<keyof typeof agents, number[]>;
+    while (performance.now() - t < IDLE_MS) {
+      await sleep(Math.min(1000, IDLE_MS - (performance.now() - t)));
+      for (const k of keys) samples[k].push(rssMb(pid[k]));
+    }
     const wall = performance.now() - t;
     const pct = (x: number) => (100 * x) / wall;
     const cpuPct = Object.fromEntries(keys.map((k, i) => [k, pct(safeCpu(pid[k]) - cpu0[i])])) as Idle['cpuPct'];
     const serverCpuPct = { etcd: pct(safeCpu(pids.etcd) - server0.etcd), zk: pct(safeCpu(pids.zk) - server0.zk) };
     const window = done();
-    const rss = Object.fromEntries(keys.map((k) => [k, rssMb(pid[k])])) as Idle['rss'];
+    const rss = Object.fromEntries(keys.map((k) => [k, pct50(samples[k])])) as Idle['rss'];
+    // After the window: a scrape costs the agent CPU, which the window must not count.
+    const heaps = Object.fromEntries(keys.map((k) => [k, [] as number[]])) as Record<keyof typeof agents, number[]>;
+    for (let r = 0; r < HEAP_READINGS; r++) {
+      for (const k of keys) heaps[k].push((await agentTimes(agents[k])).heapMb);
+      await sleep(1000);
+    }
+    const heap = Object.fromEntries(keys.map((k) => [k, Math.min(...heaps[k])])) as Idle['heap'];
     const port = { etcd: etcd.clientPort, zk: zk.port };
     const connections = Object.fromEntries(keys.map((k) => [k, connectionsTo(pid[k], port[k.startsWith('etcd') ? 'etcd' : 'zk'])])) as Idle['connections'];
     return {
       cpuPct,
       rss,
+      heap,
       serverCpuPct,
       readyMs: { etcd: etcdReady, zk: zkReady },
       connections,
@@ -329,7 +350,6 @@ async function run(): Promise<string> {
     const server = { etcd: pidWithArg(`${etcd.dir}/data`), zk: pidWithArg(`${zk.dir}/zoo.cfg`) };
     const pids = [server.etcd, server.zk, small.etcd.proc!.pid!, small.zk.proc!.pid!, await small.etcd.haproxyPid(), await small.zk.haproxyPid()];
     const c = await churn(etcd, zc, small, pids, ports, { etcd: lbPorts[0], zk: lbPorts[1] });
-    const rssAfterChurn = { etcd: rssMb(small.etcd.proc!.pid!), zk: rssMb(small.zk.proc!.pid!) };
     const i = await idle(etcd, zk, zc, small, server, lbPorts.slice(2));
 
     const s = Object.fromEntries(ROWS.map((r) => [r, summarize(c.latencies[r])])) as Record<Row, Summary>;
@@ -357,13 +377,15 @@ async function run(): Promise<string> {
     const slope = (n: number, one: number) => (n - one) / (SERVICES - 1);
     const cost = [
       ['agent CPU per change during the churn (ms)', f2(c.cpuPerChange.etcd), f2(c.cpuPerChange.zk), per(c.cpuPerChange.etcd, c.cpuPerChange.zk)],
-      ['agent RSS after the churn, 1 service (MB)', f1(rssAfterChurn.etcd), f1(rssAfterChurn.zk), per(rssAfterChurn.etcd, rssAfterChurn.zk)],
       [`start -> all ${SERVICES} x ${SERVERS} servers in HAProxy (ms)`, ms(i.readyMs.etcd), ms(i.readyMs.zk), per(i.readyMs.etcd, i.readyMs.zk)],
       [`idle agent CPU, 1 service (% of one core, ${IDLE_MS / 1000} s)`, f2(i.cpuPct.etcd1), f2(i.cpuPct.zk1), per(i.cpuPct.etcd1, i.cpuPct.zk1)],
       [`idle agent CPU, ${SERVICES} x ${SERVERS} (% of one core, same window)`, f2(i.cpuPct.etcdN), f2(i.cpuPct.zkN), per(i.cpuPct.etcdN, i.cpuPct.zkN)],
-      ['idle agent RSS, 1 service (MB)', f1(i.rss.etcd1), f1(i.rss.zk1), per(i.rss.etcd1, i.rss.zk1)],
+      ['idle agent RSS, 1 service (MB, median of the window)', f1(i.rss.etcd1), f1(i.rss.zk1), per(i.rss.etcd1, i.rss.zk1)],
       [`idle agent RSS, ${SERVICES} x ${SERVERS} (MB)`, f1(i.rss.etcdN), f1(i.rss.zkN), per(i.rss.etcdN, i.rss.zkN)],
       ['RSS per further service of 20 servers (MB)', f2(slope(i.rss.etcdN, i.rss.etcd1)), f2(slope(i.rss.zkN, i.rss.zk1)), ''],
+      ['V8 heap in use, 1 service (MB, least of 10 readings)', f1(i.heap.etcd1), f1(i.heap.zk1), per(i.heap.etcd1, i.heap.zk1)],
+      [`V8 heap in use, ${SERVICES} x ${SERVERS} (MB, least of 10 readings)`, f1(i.heap.etcdN), f1(i.heap.zkN), per(i.heap.etcdN, i.heap.zkN)],
+      ['heap per further service of 20 servers (kB)', (1024 * slope(i.heap.etcdN, i.heap.etcd1)).toFixed(0), (1024 * slope(i.heap.zkN, i.heap.zk1)).toFixed(0), per(slope(i.heap.etcdN, i.heap.etcd1), slope(i.heap.zkN, i.heap.zk1))],
       [`TCP connections to the store, 1 service / ${SERVICES} services`, `${i.connections.etcd1} / ${i.connections.etcdN}`, `${i.connections.zk1} / ${i.connections.zkN}`, ''],
       [`watches the store keeps for the ${SERVICES}-service agent`, `${i.etcdWatch.watchers} watchers on ${i.etcdWatch.streams} watch stream(s)`, `${i.zkWatches} data watches (\`wchs\`), and a children watch per service`, ''],
       ['store server CPU in the idle window, all agents (% of one core)', f2(i.serverCpuPct.etcd), f2(i.serverCpuPct.zk), ''],
@@ -380,7 +402,7 @@ async function run(): Promise<string> {
       '',
       table(['mean (ms)', 'etcd watcher', 'zookeeper watcher'], where),
       '',
-      `Agent cost. CPU per change: the agent process's CPU time (/proc/PID/stat, 10 ms ticks) over the churn divided by its ${EVENTS} changes (the churn window's idle share included, see the idle rows). Idle: ${SERVICES} services x ${SERVERS} servers, one etcd prefix or one ZooKeeper path per service, each store's services in its own agent; once every server was in HAProxy and ${SETTLE_MS / 1000} s more, all four agents (these two and the one-service agents of the churn) were left idle for the same ${IDLE_MS / 1000} s window. Connections: established TCP connections from the agent process to the store's client port (/proc/PID/fd against /proc/net/tcp). Watches: etcd's own gauges etcd_debugging_mvcc_watch_stream_total and etcd_debugging_mvcc_watcher_total, and ZooKeeper's \`wchs\`, before and after that agent started.`,
+      `Agent cost. CPU per change: the agent process's CPU time (/proc/PID/stat, 10 ms ticks) over the churn divided by its ${EVENTS} changes (the churn window's idle share included, see the idle rows). Idle: ${SERVICES} services x ${SERVERS} servers, one etcd prefix or one ZooKeeper path per service, each store's services in its own agent; once every server was in HAProxy and ${SETTLE_MS / 1000} s more, all four agents (these two and the one-service agents of the churn) were left idle for the same ${IDLE_MS / 1000} s window; RSS is the median of a reading a second in it (one reading moves by tens of MB with garbage collection); the V8 heap in use (the agent's nodejs_heap_size_used_bytes) is the least of ${HEAP_READINGS} scrapes of /metrics a second apart after the window, about the live heap after a collection. Connections: established TCP connections from the agent process to the store's client port (/proc/PID/fd against /proc/net/tcp). Watches: etcd's own gauges etcd_debugging_mvcc_watch_stream_total and etcd_debugging_mvcc_watcher_total, and ZooKeeper's \`wchs\`, before and after that agent started.`,
       '',
       table(['figure', 'etcd watcher', 'zookeeper watcher', 'etcd / zookeeper'], cost),
       '',
