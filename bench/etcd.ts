@@ -34,6 +34,7 @@ import type { ActualServer } from '../src/model/actual';
 import { connLoadInWorker, type ConnLoadResult } from './lib/conn-load';
 import { connectionsTo, pidWithArg } from './lib/procs';
 import { ms, rssMb, runAlone, size, summarize, table, type Bench, type Summary } from './lib/report';
+import { serviceName, watchHeap, type WatchHeap } from './lib/watch-heap';
 import { disturbance, safeCpu, windowOf, within, type Window } from './lib/window';
 
 const EVENTS = size('BENCH_ETCD_EVENTS', 1000, 200);
@@ -237,19 +238,21 @@ interface Idle {
   /** % of one core over the window, and RSS (MB, the median of a reading a second), per agent. */
   cpuPct: Record<'etcd1' | 'zk1' | 'etcdN' | 'zkN', number>;
   rss: Record<'etcd1' | 'zk1' | 'etcdN' | 'zkN', number>;
-  /** V8 heap in use (MB), the least of HEAP_READINGS after the window: about the live heap after a collection. */
+  /** V8 heap in use (MB), the least of HEAP_READINGS after the window: about the live heap after a collection, still within a few MB. So the watcher's own share is measured apart too (\`bench/lib/watch-heap.ts\`): a child process with one shared client (EtcdClient, ZkSession) starts the watcher's cache (PrefixCache, ChildrenCache) on the first service, collects garbage, reads heapUsed, starts the caches of the other ${SERVICES - 1} services on the same data, waits until each holds its ${SERVERS} servers, collects and reads again. */
   heap: Record<'etcd1' | 'zk1' | 'etcdN' | 'zkN', number>;
   serverCpuPct: { etcd: number; zk: number };
   readyMs: { etcd: number; zk: number };
   connections: Record<'etcd1' | 'zk1' | 'etcdN' | 'zkN', number>;
   etcdWatch: { streams: number; watchers: number };
   zkWatches: number;
+  /** The watcher's cache alone, per service (bench/lib/watch-heap.ts). */
+  alone: { etcd: WatchHeap; zk: WatchHeap };
   window: Window;
 }
 
 /** SERVICES x SERVERS in each store, one agent each; then everything idle for IDLE_MS. */
 async function idle(etcd: TestEtcd, zk: TestZooKeeper, zc: ZkTestClient, small: { etcd: AgentFixture; zk: AgentFixture }, pids: { etcd: number; zk: number }, lbPorts: number[]): Promise<Idle> {
-  const names = Array.from({ length: SERVICES }, (_, i) => `svc${String(i).padStart(3, '0')}`);
+  const names = Array.from({ length: SERVICES }, (_, i) => serviceName(i));
   const value = (j: number) => instance(20_000 + j, 1);
   const ec = etcd.client();
   try {
@@ -302,6 +305,7 @@ async function idle(etcd: TestEtcd, zk: TestZooKeeper, zc: ZkTestClient, small: 
       await sleep(1000);
     }
     const heap = Object.fromEntries(keys.map((k) => [k, Math.min(...heaps[k])])) as Idle['heap'];
+    const alone = { etcd: await watchHeap('etcd', etcd.endpoint, '/bench/scale', SERVICES, SERVERS), zk: await watchHeap('zookeeper', zk.connectString, '/bench/scale', SERVICES, SERVERS) };
     const port = { etcd: etcd.clientPort, zk: zk.port };
     const connections = Object.fromEntries(keys.map((k) => [k, connectionsTo(pid[k], port[k.startsWith('etcd') ? 'etcd' : 'zk'])])) as Idle['connections'];
     return {
@@ -313,6 +317,7 @@ async function idle(etcd: TestEtcd, zk: TestZooKeeper, zc: ZkTestClient, small: 
       connections,
       etcdWatch: { streams: after.etcd.streams - before.etcd.streams, watchers: after.etcd.watchers - before.etcd.watchers },
       zkWatches: after.zk - before.zk,
+      alone,
       window,
     };
   } finally {
@@ -374,6 +379,7 @@ async function run(): Promise<string> {
       ['before the agent: write -> watcher report, plus the poll noticing (the rest)', ms(m.etcd - agentMs.etcd), ms(m.zk - agentMs.zk)],
       ['runtime updates / commands per change', `${(perChange('etcd', (t) => t.update.count) / EVENTS).toFixed(2)} / ${(perChange('etcd', (t) => t.commands) / EVENTS).toFixed(2)}`, `${(perChange('zk', (t) => t.update.count) / EVENTS).toFixed(2)} / ${(perChange('zk', (t) => t.commands) / EVENTS).toFixed(2)}`],
     ];
+    const aloneKb = (h: WatchHeap) => (1024 * (h.after - h.before)) / h.caches;
     const slope = (n: number, one: number) => (n - one) / (SERVICES - 1);
     const cost = [
       ['agent CPU per change during the churn (ms)', f2(c.cpuPerChange.etcd), f2(c.cpuPerChange.zk), per(c.cpuPerChange.etcd, c.cpuPerChange.zk)],
@@ -386,6 +392,7 @@ async function run(): Promise<string> {
       ['V8 heap in use, 1 service (MB, least of 10 readings)', f1(i.heap.etcd1), f1(i.heap.zk1), per(i.heap.etcd1, i.heap.zk1)],
       [`V8 heap in use, ${SERVICES} x ${SERVERS} (MB, least of 10 readings)`, f1(i.heap.etcdN), f1(i.heap.zkN), per(i.heap.etcdN, i.heap.zkN)],
       ['heap per further service of 20 servers (kB)', (1024 * slope(i.heap.etcdN, i.heap.etcd1)).toFixed(0), (1024 * slope(i.heap.zkN, i.heap.zk1)).toFixed(0), per(slope(i.heap.etcdN, i.heap.etcd1), slope(i.heap.zkN, i.heap.zk1))],
+      ['the watcher\'s cache alone, heap per service of 20 servers (kB, garbage collected before each reading)', aloneKb(i.alone.etcd).toFixed(1), aloneKb(i.alone.zk).toFixed(1), per(aloneKb(i.alone.etcd), aloneKb(i.alone.zk))],
       [`TCP connections to the store, 1 service / ${SERVICES} services`, `${i.connections.etcd1} / ${i.connections.etcdN}`, `${i.connections.zk1} / ${i.connections.zkN}`, ''],
       [`watches the store keeps for the ${SERVICES}-service agent`, `${i.etcdWatch.watchers} watchers on ${i.etcdWatch.streams} watch stream(s)`, `${i.zkWatches} data watches (\`wchs\`), and a children watch per service`, ''],
       ['store server CPU in the idle window, all agents (% of one core)', f2(i.serverCpuPct.etcd), f2(i.serverCpuPct.zk), ''],
@@ -402,7 +409,7 @@ async function run(): Promise<string> {
       '',
       table(['mean (ms)', 'etcd watcher', 'zookeeper watcher'], where),
       '',
-      `Agent cost. CPU per change: the agent process's CPU time (/proc/PID/stat, 10 ms ticks) over the churn divided by its ${EVENTS} changes (the churn window's idle share included, see the idle rows). Idle: ${SERVICES} services x ${SERVERS} servers, one etcd prefix or one ZooKeeper path per service, each store's services in its own agent; once every server was in HAProxy and ${SETTLE_MS / 1000} s more, all four agents (these two and the one-service agents of the churn) were left idle for the same ${IDLE_MS / 1000} s window; RSS is the median of a reading a second in it (one reading moves by tens of MB with garbage collection); the V8 heap in use (the agent's nodejs_heap_size_used_bytes) is the least of ${HEAP_READINGS} scrapes of /metrics a second apart after the window, about the live heap after a collection. Connections: established TCP connections from the agent process to the store's client port (/proc/PID/fd against /proc/net/tcp). Watches: etcd's own gauges etcd_debugging_mvcc_watch_stream_total and etcd_debugging_mvcc_watcher_total, and ZooKeeper's \`wchs\`, before and after that agent started.`,
+      `Agent cost. CPU per change: the agent process's CPU time (/proc/PID/stat, 10 ms ticks) over the churn divided by its ${EVENTS} changes (the churn window's idle share included, see the idle rows). Idle: ${SERVICES} services x ${SERVERS} servers, one etcd prefix or one ZooKeeper path per service, each store's services in its own agent; once every server was in HAProxy and ${SETTLE_MS / 1000} s more, all four agents (these two and the one-service agents of the churn) were left idle for the same ${IDLE_MS / 1000} s window; RSS is the median of a reading a second in it (one reading moves by tens of MB with garbage collection); the V8 heap in use (the agent's nodejs_heap_size_used_bytes) is the least of ${HEAP_READINGS} scrapes of /metrics a second apart after the window, about the live heap after a collection, still within a few MB. So the watcher's own share is measured apart too (\`bench/lib/watch-heap.ts\`): a child process with one shared client (EtcdClient, ZkSession) starts the watcher's cache (PrefixCache, ChildrenCache) on the first service, collects garbage, reads heapUsed, starts the caches of the other ${SERVICES - 1} services on the same data, waits until each holds its ${SERVERS} servers, collects and reads again. Connections: established TCP connections from the agent process to the store's client port (/proc/PID/fd against /proc/net/tcp). Watches: etcd's own gauges etcd_debugging_mvcc_watch_stream_total and etcd_debugging_mvcc_watcher_total, and ZooKeeper's \`wchs\`, before and after that agent started.`,
       '',
       table(['figure', 'etcd watcher', 'zookeeper watcher', 'etcd / zookeeper'], cost),
       '',
