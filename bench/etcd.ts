@@ -12,12 +12,16 @@
  *    both agents' HAProxy meanwhile (failed requests counted). The agents' CPU time per change.
  * 2. Idle: 100 services x 20 servers in etcd (one prefix each) and the same in ZooKeeper, each
  *    served by its own agent, then every agent idle for 30 s: CPU (% of one core) and RSS, beside
- *    the one-service agents of step 1 in the same window, so what a service adds shows; plus
+ *    the one-service agents of step 1 in the same window, so what a service adds shows; then
+ *    each agent's V8 heap, and the watcher's cache alone per service (bench/lib/watch-heap.ts);
  *    the connections each agent holds and the watches etcd and ZooKeeper keep for them.
+ * Where the time goes: the agents' own /metrics (propagation and runtime-update histograms)
+ * split each change into the part inside the agent and the part before it. Nothing is asserted.
  *
  *   npm run bench                       (BENCH_ETCD_EVENTS=1000 per row; BENCH_QUICK=1 for 200)
  *   BENCH_ONLY=etcd npm run bench       this section alone in the suite
  *   node .tmp/bench/bench/etcd.js       this section alone (after tsc -p tsconfig.bench.json)
+ *   BENCH_ETCD_SERVICES=1000, BENCH_ETCD_IDLE_S=60, BENCH_ETCD_LOAD=0   other sizes, no load
  */
 import http from 'node:http';
 import { connect } from 'node:net';
