@@ -9,6 +9,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { dashboard } from './dashboard';
+import { etcdPropagation } from './etcd';
 import { fleet } from './fleet';
 import { machine, QUICK, type Bench } from './lib/report';
 import { poolCache } from './pool-cache';
@@ -18,7 +19,7 @@ import { scale } from './scale';
 import { soak } from './soak';
 import { zookeeper } from './zookeeper';
 
-const ALL: Record<string, Bench> = { propagation, zookeeper, 'reload-safety': reloadSafety, scale, fleet, soak, dashboard, 'pool-cache': poolCache };
+const ALL: Record<string, Bench> = { propagation, zookeeper, etcd: etcdPropagation, 'reload-safety': reloadSafety, scale, fleet, soak, dashboard, 'pool-cache': poolCache };
 
 async function main(): Promise<void> {
   const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());

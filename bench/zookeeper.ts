@@ -16,8 +16,7 @@
  *                      BENCH_ZK_CONNECTS=30 connects per transport, 10 quick)
  *   node .tmp/bench/bench/zookeeper.js    this section alone
  */
-import { readFileSync, readdirSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { cpus } from 'node:os';
 import type { TLSSocket } from 'node:tls';
 import zkLib, { type Client } from 'node-zookeeper-client';
 import { AgentFixture } from '../test/support/agent';
@@ -27,7 +26,9 @@ import { makePki, TlsZooKeeper } from '../test/support/zookeeper-tls';
 import type { ZkTestClient } from '../test/support/zookeeper';
 import { RuntimeClient } from '../src/haproxy/runtime-client';
 
-import { cpuMs, ms, runAlone, size, summarize, table, type Bench, type Summary } from './lib/report';
+import { ms, runAlone, size, summarize, table, type Bench, type Summary } from './lib/report';
+import { pidWithArg } from './lib/procs';
+import { disturbance, ownCpuMs, safeCpu, windowOf, within, type Window } from './lib/window';
 
 const EVENTS = size('BENCH_ZK_EVENTS', 1000, 200);
 const CONNECTS = size('BENCH_ZK_CONNECTS', 30, 10);
@@ -42,63 +43,7 @@ function times(a: number, b: number): string {
 }
 
 /** The ZooKeeper JVM's pid: the java process whose command line names this server's zoo.cfg. */
-function zkPid(zk: TlsZooKeeper): number {
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').includes(`${zk.dir}/zoo.cfg`)) return Number(entry);
-    } catch {
-      // exited while we looked
-    }
-  }
-  return NaN;
-}
-
-/** Busy CPU time of the whole machine so far, and the time the hypervisor took (steal), in ms (/proc/stat, all CPUs; USER_HZ = 100). */
-function machineCpuMs(): { busy: number; steal: number } {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-  // user nice system idle iowait irq softirq steal ...: busy = what this VM ran, all but idle, iowait and steal.
-  return { busy: (f[0] + f[1] + f[2] + f[5] + f[6]) * 10, steal: f[7] * 10 };
-}
-
-/** `p`, or an error naming `what` after `timeoutMs` (a lost watch or session fails the bench rather than hanging it). */
-function within<T>(p: Promise<T>, timeoutMs: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: nothing after ${timeoutMs} ms`)), timeoutMs)));
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
-
-const ownCpuMs = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-};
-
-/**
- * A measurement window: its wall time and the CPU that processes other than ours (the bench,
- * and the pids given: ZooKeeper, the agent, HAProxy) used meanwhile, in cores of the machine.
- */
-function windowOf(pids: () => number[]) {
-  const sum = () => pids().reduce((a, p) => a + (Number.isFinite(p) ? safeCpu(p) : 0), 0) + ownCpuMs();
-  const t0 = performance.now();
-  const cpu0 = machineCpuMs();
-  const ours0 = sum();
-  const load0 = loadavg()[0];
-  return () => {
-    const wall = performance.now() - t0;
-    const cpu = machineCpuMs();
-    const others = cpu.busy - cpu0.busy - (sum() - ours0);
-    return { wall, othersCores: Math.max(0, others) / wall, stealCores: (cpu.steal - cpu0.steal) / wall, load: [load0, loadavg()[0]] };
-  };
-}
-type Window = ReturnType<ReturnType<typeof windowOf>>;
-
-function safeCpu(pid: number): number {
-  try {
-    return cpuMs(pid);
-  } catch {
-    return 0;
-  }
-}
+const zkPid = (zk: TlsZooKeeper): number => pidWithArg(`${zk.dir}/zoo.cfg`);
 
 /** A plaintext write, to a children watch firing in a plaintext or a TLS client: alternating, EVENTS each. */
 async function rawWatch(zk: TlsZooKeeper, pid: number): Promise<{ latencies: Record<Kind, number[]>; window: Window }> {
@@ -228,10 +173,6 @@ async function connects(zk: TlsZooKeeper, pid: number): Promise<{ ms: Record<Kin
 }
 
 const pcts = ['p50', 'p90', 'p99', 'max'] as const;
-
-function disturbance(name: string, w: Window): string {
-  return `${name} ${(w.wall / 1000).toFixed(1)} s, others ${w.othersCores.toFixed(2)} cores, steal ${w.stealCores.toFixed(2)} (load ${w.load[0].toFixed(1)} -> ${w.load[1].toFixed(1)})`;
-}
 
 async function run(): Promise<string> {
   const t0 = performance.now();

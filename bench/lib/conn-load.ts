@@ -1,4 +1,6 @@
 import { connect } from 'node:net';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 
 export interface ConnLoadResult {
   ok: number;
@@ -12,8 +14,9 @@ export interface ConnLoadResult {
  * New TCP connections as fast as `concurrency` loops allow, one HTTP/1.0 request on
  * each, until `stop()` or `maxMs`: a refused connect, a reset or an answer other than
  * 200 counts as failed. Raw sockets: the http module costs twice the CPU per connection.
+ * `pauseMs` between two requests of a loop paces the load (a light, steady one) instead.
  */
-export function connLoad(port: number, concurrency: number, maxMs: number) {
+export function connLoad(port: number, concurrency: number, maxMs: number, pauseMs = 0) {
   const result: ConnLoadResult = { ok: 0, failed: 0, errors: {}, ms: 0, perSecond: 0 };
   const t0 = performance.now();
   let stopped = false;
@@ -40,7 +43,10 @@ export function connLoad(port: number, concurrency: number, maxMs: number) {
       sock.on('error', (err: NodeJS.ErrnoException) => finish(err.code ?? err.message));
     });
   const loops = Array.from({ length: concurrency }, async () => {
-    while (!stopped && performance.now() - t0 < maxMs) await one();
+    while (!stopped && performance.now() - t0 < maxMs) {
+      await one();
+      if (pauseMs > 0) await new Promise((r) => setTimeout(r, pauseMs));
+    }
   });
   return {
     async stop(): Promise<ConnLoadResult> {
@@ -49,6 +55,23 @@ export function connLoad(port: number, concurrency: number, maxMs: number) {
       result.ms = performance.now() - t0;
       result.perSecond = Math.round((result.ok + result.failed) / (result.ms / 1000));
       return result;
+    },
+  };
+}
+
+/** connLoad on its own event loop (a worker thread), for a bench that times events on the main one. */
+export function connLoadInWorker(port: number, concurrency: number, maxMs: number, pauseMs = 0) {
+  const worker = new Worker(join(__dirname, 'load-worker.js'), { workerData: { port, concurrency, maxMs, pauseMs } });
+  return {
+    async stop(): Promise<ConnLoadResult> {
+      const result = new Promise<ConnLoadResult>((resolve, reject) => {
+        worker.once('message', resolve);
+        worker.once('error', reject);
+      });
+      worker.postMessage('stop');
+      const out = await result;
+      await worker.terminate();
+      return out;
     },
   };
 }
