@@ -96,6 +96,9 @@ export class ZkSession extends EventEmitter {
     private readonly key: string,
   ) {
     super();
+    // Every watcher and children cache on this ensemble listens here (thousands on a big
+    // host): not a leak, so no "possible EventEmitter memory leak" warning at the 11th.
+    this.setMaxListeners(0);
     this.connect();
     this.watchdog = setInterval(() => this.ping(), WATCHDOG_EVERY_MS);
     this.watchdog.unref();
