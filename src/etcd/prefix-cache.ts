@@ -68,10 +68,16 @@ export class PrefixCache {
     return `${this.client.describe()} ${this.prefix}/`;
   }
 
-  private async read(reason: string): Promise<void> {
-    if (this.stopped) return;
+  private read(reason: string): Promise<void> {
+    if (this.stopped) return Promise.resolve();
     this.reads++;
     this.handler.onRead?.(reason);
+    return this.attempt();
+  }
+
+  /** One try at the read; a failed one is tried again (the same read: said once by `read`, counted once). */
+  private async attempt(): Promise<void> {
+    if (this.stopped) return;
     let kvs: IKeyValue[];
     let revision: number;
     try {
@@ -84,7 +90,7 @@ export class PrefixCache {
       this.client.noteDown(err);
       this.handler.onError(`${this.describe()}: cannot read (${briefError(err)})`);
       const wait = RETRY_MS[Math.min(this.failures++, RETRY_MS.length - 1)] * (0.8 + 0.4 * Math.random());
-      this.retry = setTimeout(() => void this.read(reason), wait);
+      this.retry = setTimeout(() => void this.attempt(), wait);
       this.retry.unref();
       return;
     }
@@ -123,6 +129,8 @@ export class PrefixCache {
       // etcd has ended it already: a cancel request for it would name a watch the library no longer knows.
       this.watcher = undefined;
       w.removeAllListeners();
+      // An 'error' emitted with no listener would throw out of the library's stream handler.
+      w.on('error', () => undefined);
       void this.read(cancelReason(err));
     });
   }
