@@ -3,7 +3,8 @@ import { briefError, type EtcdClient } from './client';
 import { keyRange } from './fields';
 
 // A read that fails is tried again after these waits (with jitter, so a fleet does not read in step).
-const RETRY_MS = [500, 1_000, 2_000, 5_000];
+// The longest is the watch's reconnect ceiling (client.ts): etcd back is noticed within about 2 s either way.
+const RETRY_MS = [500, 1_000, 2_000];
 
 export interface PrefixCacheHandler {
   /** Every key under the prefix (without `prefix/`) and its value, after any change (coalesced per tick). */
