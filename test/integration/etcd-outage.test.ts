@@ -8,6 +8,8 @@ import { TcpProxy } from '../support/tcp-proxy';
 import { RuntimeClient } from '../../src/haproxy/runtime-client';
 
 const OUTAGE_MS = Number(process.env.ETCD_OUTAGE_MS ?? 30_000);
+/** How long the proxy cuts the agent off; long enough (over 4 s) that the library's reconnect backoff has reached its ceiling. */
+const CUT_MS = Number(process.env.ETCD_CUT_MS ?? 8000);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 type Status = { good: boolean; errors: Array<{ service?: string; problem: string }>; warnings: Array<{ service?: string; problem: string }> };
@@ -124,6 +126,58 @@ describe('etcd outages', () => {
     expect(agent.events('etcd_reread', from)).toHaveLength(0);
   }, OUTAGE_MS + 60_000);
 
+  test('a hung etcd (SIGSTOP) is noticed by gRPC keepalive: an error within 20 s, servers kept; changes flow once it resumes', async () => {
+    const { port, client } = await setup(etcd.endpoint);
+    const [, , b3] = backends.ports;
+    const from = agent.mark();
+    const load = startLoad(port, 2, 60_000);
+    etcd.pause();
+    const t0 = Date.now();
+    let minServers = Infinity;
+    let detectMs: number | undefined;
+    while (Date.now() - t0 < 25_000 && detectMs === undefined) {
+      minServers = Math.min(minServers, (await haproxyServers(client)).length);
+      if (agent.events('source_error', from).some((l) => l.service === 'web')) detectMs = Date.now() - t0;
+      await sleep(100);
+    }
+    etcd.resume();
+    const t1 = Date.now();
+    await ec.put('/instances/web/c').value(inst(b3));
+    await waitUntil('a change after the resume to reach HAProxy', async () => (await haproxyServers(client)).length === 3, 20_000, 10);
+    const arrivedMs = Date.now() - t1;
+    const result = await load.stop();
+    const error = agent.events('source_error', from).find((l) => l.service === 'web');
+    console.log(`etcd hung (SIGSTOP): watcher error after ${detectMs} ms (${String(error?.error)}); fewest servers ${minServers}; change after SIGCONT arrived in ${arrivedMs} ms; requests ok ${result.ok}, failed ${result.failed}`);
+    expect(detectMs).toBeDefined();
+    expect(detectMs!).toBeLessThan(20_000);
+    expect(minServers).toBe(2);
+    expect(result.failed).toBe(0);
+    expect(agent.events('reload', from)).toHaveLength(0);
+  }, 90_000);
+
+  test('an agent started while etcd is down serves its services once etcd is up', async () => {
+    const port = await freePort();
+    const [b1] = backends.ports;
+    await ec.put('/proxymgr/services/web').value(JSON.stringify({ type: 'etcd', endpoints: [etcd.endpoint], prefix: '/instances/web', port }));
+    await ec.put('/instances/web/a').value(inst(b1));
+    ec.close();
+    await etcd.stop();
+    agent = new AgentFixture({ serviceConfig: { type: 'etcd', endpoints: etcd.endpoint, prefix: '/proxymgr/services' } });
+    await agent.start();
+    await agent.waitLog((l) => l.event === 'service_config_error', 10_000);
+    // Long enough for the read retries to reach their longest wait.
+    await sleep(Number(process.env.ETCD_DOWN_AT_START_MS ?? 10_000));
+    await etcd.start();
+    const t0 = Date.now();
+    ec = etcd.client();
+    const client = new RuntimeClient(agent.socketPath);
+    await waitUntil('the service to be served', async () => (await client.showServersState('web').catch(() => [])).some((s) => s.port === b1 && !s.maint), 20_000, 20);
+    const ms = Date.now() - t0;
+    console.log(`agent started with etcd down: service served ${ms} ms after etcd answered again`);
+    expect(await sample(port, 2)).toEqual(new Set([backends.id(b1)]));
+    expect(ms).toBeLessThan(3000);
+  });
+
   /** Cuts the agent off etcd, lets `change` run on etcd meanwhile, restores; returns the fewest servers seen during the cut. */
   async function cutAndChange(client: RuntimeClient, change: () => Promise<void>): Promise<number> {
     proxy!.cut();
@@ -132,7 +186,7 @@ describe('etcd outages', () => {
     await sleep(1000);
     await change();
     const t0 = Date.now();
-    while (Date.now() - t0 < 3000) {
+    while (Date.now() - t0 < CUT_MS - 1000) {
       minServers = Math.min(minServers, (await haproxyServers(client)).length);
       await sleep(100);
     }

@@ -85,7 +85,17 @@ export class TestEtcd {
     return killChild(this.proc);
   }
 
+  /** SIGSTOP: the member hangs with its connections open, as a wedged host (or a path that drops packets) does. */
+  pause(): void {
+    this.proc?.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.proc?.kill('SIGCONT');
+  }
+
   async cleanup(): Promise<void> {
+    this.resume();
     await this.stop();
     rmSync(this.dir, { recursive: true, force: true });
   }
