@@ -1,4 +1,4 @@
-import type { IKeyValue, IWatchResponse, Watcher } from 'etcd3';
+import { EtcdWatchStreamEnded, type IKeyValue, type IWatchResponse, type Watcher } from 'etcd3';
 import { briefError, type EtcdClient } from './client';
 import { keyRange } from './fields';
 
@@ -39,6 +39,8 @@ export class PrefixCache {
   private pending = false;
   private failures = 0;
   private retry?: NodeJS.Timeout;
+  /** The break last reported since the watch was last connected: each retry of the library fails again, and says so. */
+  private reported?: string;
   /** How many times the whole prefix was read (1 after start). */
   reads = 0;
 
@@ -113,6 +115,7 @@ export class PrefixCache {
     w.on('connected', () => {
       if (w !== this.watcher) return;
       this.client.noteUp();
+      this.reported = undefined;
       // Back after a break: report what is known, which also clears the source error; the events missed meanwhile follow.
       this.emit();
     });
@@ -121,8 +124,14 @@ export class PrefixCache {
       // The library would resume from the last response's header revision + 1; events not yet
       // delivered up to that revision would be lost. Resume from what was applied instead.
       w.request.start_revision = String(this.seen + 1);
+      // The library says each broken stream twice (its error, then its end) and again for every
+      // failed reconnect (about twice a second): said once per cause, the cause not hidden by the end.
+      if (err instanceof EtcdWatchStreamEnded && this.reported) return;
       this.client.noteDown(err);
-      this.handler.onError(`${this.describe()}: disconnected (${this.client.lastError ?? briefError(err)})`);
+      const message = `${this.describe()}: disconnected (${briefError(err)})`;
+      if (message === this.reported) return;
+      this.reported = message;
+      this.handler.onError(message);
     });
     w.on('error', (err: Error) => {
       if (w !== this.watcher) return;
