@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { EtcdWatchStreamEnded } from 'etcd3';
 import type { EtcdClient } from '../../../src/etcd/client';
 import { cancelReason, PrefixCache } from '../../../src/etcd/prefix-cache';
 
@@ -156,6 +157,30 @@ describe('PrefixCache', () => {
     expect(seen.changes).toHaveLength(count + 1);
     expect(state.reads).toHaveLength(1);
     expect(state.watchers).toHaveLength(1);
+    cache.stop();
+  });
+
+  test('a break is reported once per cause, not once per failed reconnect; the end that follows an error hides nothing', async () => {
+    const { cache, state, seen } = await started();
+    const w = state.watchers[0];
+    const before = seen.errors.length;
+    w.emit('disconnected', new Error('14 UNAVAILABLE: Connection dropped'));
+    w.emit('disconnected', new EtcdWatchStreamEnded());
+    for (let i = 0; i < 5; i++) {
+      w.emit('disconnected', new Error('14 UNAVAILABLE: No connection established'));
+      w.emit('disconnected', new EtcdWatchStreamEnded());
+    }
+    expect(seen.errors.slice(before).map((e) => e.replace(/^.*disconnected /, ''))).toEqual(['(14 UNAVAILABLE: Connection dropped)', '(14 UNAVAILABLE: No connection established)']);
+    // Back, then broken again: reported again.
+    w.emit('connected', { header: { revision: '5' } });
+    w.emit('disconnected', new Error('14 UNAVAILABLE: Connection dropped'));
+    expect(seen.errors.length - before).toBe(3);
+    // A stream that just ends (no error before it) is a break too.
+    w.emit('connected', { header: { revision: '5' } });
+    w.emit('disconnected', new EtcdWatchStreamEnded());
+    expect(seen.errors.length - before).toBe(4);
+    // Every one of them resumes from the revision after the last applied.
+    expect(w.request.start_revision).toBe('6');
     cache.stop();
   });
 
