@@ -100,6 +100,11 @@ describe('etcd outages', () => {
     expect(down.good).toBe(false);
     expect(down.errors.map((e) => e.service ?? 'agent').sort()).toEqual(['agent', 'web']);
     for (const e of down.errors) expect(e.problem).toMatch(/etcd .*(disconnected|cannot read)/);
+    const metric = async (name: string) => ((await (await fetch(`http://127.0.0.1:${apiPort}/metrics`)).text()).split('\n').find((l) => l.startsWith(name)) ?? '').trim();
+    const connected = `proxymgr_etcd_connected{cluster="${etcd.endpoint}"}`;
+    const sourceUp = 'proxymgr_source_up{service="web",type="etcd"}';
+    expect(await metric(connected)).toBe(`${connected} 0`);
+    expect(await metric(sourceUp)).toBe(`${sourceUp} 0`);
 
     await etcd.start();
     ec = etcd.client();
@@ -109,6 +114,8 @@ describe('etcd outages', () => {
     await waitUntil('the new instance to reach HAProxy', async () => (await haproxyServers(client)).length === 3, 10_000, 5);
     const arrivedMs = Date.now() - t1;
     await waitUntil('/status good again', async () => (await status()).good, 5000);
+    expect(await metric(connected)).toBe(`${connected} 1`);
+    expect(await metric(sourceUp)).toBe(`${sourceUp} 1`);
     const recovered = agent.events('source_recovered', from).filter((l) => l.service === 'web');
     expect(recovered).toHaveLength(1);
     expect(recovered[0].bad_ms).toBeGreaterThanOrEqual(OUTAGE_MS / 2);
