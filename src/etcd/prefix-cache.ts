@@ -5,6 +5,13 @@ import { keyRange } from './fields';
 // A read that fails is tried again after these waits (with jitter, so a fleet does not read in step).
 // The longest is the watch's reconnect ceiling (client.ts): etcd back is noticed within about 2 s either way.
 const RETRY_MS = [500, 1_000, 2_000];
+/**
+ * A watch that etcd has not answered this long after it was opened or broke (and that saw no
+ * new failure meanwhile, which would mean the library is still retrying) is stuck on a member
+ * that does not answer: its stream is ended so that the library opens another. A live member
+ * answers in milliseconds; the library's reconnect backoff is at most 2 s.
+ */
+const WATCH_ANSWER_MS = 5_000;
 
 export interface PrefixCacheHandler {
   /** Every key under the prefix (without `prefix/`) and its value, after any change (coalesced per tick). */
@@ -41,6 +48,7 @@ export class PrefixCache {
   private retry?: NodeJS.Timeout;
   /** The break last reported since the watch was last connected: each retry of the library fails again, and says so. */
   private reported?: string;
+  private answerTimer?: NodeJS.Timeout;
   /** How many times the whole prefix was read (1 after start). */
   reads = 0;
 
@@ -59,6 +67,7 @@ export class PrefixCache {
   stop(): void {
     this.stopped = true;
     clearTimeout(this.retry);
+    clearTimeout(this.answerTimer);
     this.dropWatcher();
   }
 
@@ -109,11 +118,13 @@ export class PrefixCache {
   private watch(): void {
     const w = this.client.etcd.watch().prefix(this.range).startRevision(String(this.seen + 1)).watcher();
     this.watcher = w;
+    this.awaitAnswer(w);
     w.on('data', (res: IWatchResponse) => {
       if (w === this.watcher) this.apply(res);
     });
     w.on('connected', () => {
       if (w !== this.watcher) return;
+      clearTimeout(this.answerTimer);
       this.client.noteUp();
       this.reported = undefined;
       // Back after a break: report what is known, which also clears the source error; the events missed meanwhile follow.
@@ -124,17 +135,20 @@ export class PrefixCache {
       // The library would resume from the last response's header revision + 1; events not yet
       // delivered up to that revision would be lost. Resume from what was applied instead.
       w.request.start_revision = String(this.seen + 1);
+      this.awaitAnswer(w);
       // The library says each broken stream twice (its error, then its end) and again for every
       // failed reconnect (about twice a second): said once per cause, the cause not hidden by the end.
       if (err instanceof EtcdWatchStreamEnded && this.reported) return;
       this.client.noteDown(err);
-      const message = `${this.describe()}: disconnected (${briefError(err)})`;
+      const restarted = (err as { code?: number }).code === 1 && this.client.watchRestart;
+      const message = `${this.describe()}: disconnected (${restarted || briefError(err)})`;
       if (message === this.reported) return;
       this.reported = message;
       this.handler.onError(message);
     });
     w.on('error', (err: Error) => {
       if (w !== this.watcher) return;
+      clearTimeout(this.answerTimer);
       // A canceled watch is not resumed by the library: read everything again, then watch from there.
       // etcd has ended it already: a cancel request for it would name a watch the library no longer knows.
       this.watcher = undefined;
@@ -143,6 +157,16 @@ export class PrefixCache {
       w.on('error', () => undefined);
       void this.read(cancelReason(err));
     });
+  }
+
+  /** (Re)starts the wait for etcd to answer the watch `w`; see WATCH_ANSWER_MS. */
+  private awaitAnswer(w: Watcher): void {
+    clearTimeout(this.answerTimer);
+    this.answerTimer = setTimeout(() => {
+      if (w !== this.watcher || this.stopped) return;
+      this.client.restartWatchStream(`no answer on the watch stream for ${WATCH_ANSWER_MS / 1000} s; reconnecting`);
+    }, WATCH_ANSWER_MS);
+    this.answerTimer.unref();
   }
 
   /** Applies the events of one response that are newer than what was seen (a replay is skipped). */
