@@ -107,3 +107,57 @@ describe('3-member etcd cluster', () => {
     expect(agent.events('etcd_reread', from)).toHaveLength(0);
   }, 60_000);
 });
+
+// A member that hangs (a frozen VM, a path that drops packets) keeps its TCP connections open:
+// only gRPC keepalive tells the agent that its watch there is dead.
+describe('3-member etcd cluster, a member hung', () => {
+  let cluster: TestEtcdCluster;
+  let ec: Etcd3;
+  let writer: Etcd3 | undefined;
+  let backends: Backends;
+  let agent: AgentFixture;
+  let hung: TestEtcd | undefined;
+  beforeAll(async () => {
+    cluster = await new TestEtcdCluster().start(3, TIMING);
+    backends = await startBackends(2);
+  });
+  afterAll(async () => {
+    hung?.resume();
+    ec?.close();
+    writer?.close();
+    await agent?.cleanup();
+    await cluster.cleanup();
+    await backends.close();
+  });
+
+  test('a follower hung (SIGSTOP): changes still arrive; within the keepalive time when the agent watched through it', async () => {
+    const [b1, b2] = backends.ports;
+    const port = await freePort();
+    const inst = (p: number) => JSON.stringify({ address: '127.0.0.1', port: p });
+    const leader = await cluster.leader();
+    hung = cluster.members.find((m) => m !== leader)!;
+    const others = cluster.members.filter((m) => m !== hung);
+    ec = new Etcd3({ hosts: others.map((m) => m.endpoint) });
+    await ec.put('/proxymgr/services/web').value(JSON.stringify({ type: 'etcd', endpoints: cluster.endpoints, prefix: '/instances/web', port }));
+    await ec.put('/instances/web/a').value(inst(b1));
+    agent = new AgentFixture({ serviceConfig: { type: 'etcd', endpoints: cluster.endpoints.join(','), prefix: '/proxymgr/services' } });
+    await agent.start();
+    expect(await sample(port, 3)).toEqual(new Set([backends.id(b1)]));
+    const client = new RuntimeClient(agent.socketPath);
+    const serving = async () => (await client.showServersState('web')).filter((s) => !s.maint).map((s) => s.port);
+    const from = agent.mark();
+    hung.pause();
+    const t0 = Date.now();
+    await putRetrying(ec, '/instances/web/b', inst(b2));
+    await waitUntil('the change to reach HAProxy', async () => (await serving()).includes(b2), 60_000, 10).catch((err: Error) => {
+      const lines = agent.logs.slice(from).filter((l) => /source|etcd|service_config/.test(String(l.event)));
+      throw new Error(`${err.message}; agent said: ${lines.map((l) => JSON.stringify(l)).join('\n')}`);
+    });
+    const ms = Date.now() - t0;
+    const broke = agent.events('source_error', from).filter((l) => l.service === 'web');
+    console.log(`etcd follower ${hung.name} hung: change in HAProxy after ${ms} ms; agent's watch ${broke.length ? `was on it (${String(broke[0].error)})` : 'was elsewhere'}; HAProxy serves ${(await serving()).length} servers`);
+    expect(await serving()).toContain(b1);
+    expect(ms).toBeLessThan(40_000);
+    hung.resume();
+  }, 90_000);
+});

@@ -8,6 +8,7 @@ export class TcpProxy {
   private server?: Server;
   private readonly open = new Set<Socket>();
   private isCut = false;
+  private isHung = false;
   port = 0;
   /** Connections accepted and relayed (refused ones not counted). */
   accepted = 0;
@@ -38,8 +39,23 @@ export class TcpProxy {
     this.open.clear();
   }
 
+  /**
+   * Stops relaying without closing anything, and accepts new connections only to hold them
+   * silent: a server that hangs (SIGSTOP, a dead VM) or a path that drops packets looks so.
+   */
+  hang(): void {
+    this.isHung = true;
+    for (const s of this.open) {
+      s.unpipe();
+      s.pause();
+    }
+  }
+
+  /** Relays again; connections cut off or held by `hang` are reset. */
   restore(): void {
+    if (this.isHung) this.cut();
     this.isCut = false;
+    this.isHung = false;
   }
 
   async close(): Promise<void> {
@@ -50,6 +66,12 @@ export class TcpProxy {
   private relay(client: Socket): void {
     if (this.isCut) {
       client.resetAndDestroy();
+      return;
+    }
+    if (this.isHung) {
+      this.open.add(client);
+      client.on('error', () => this.open.delete(client)).on('close', () => this.open.delete(client));
+      client.pause();
       return;
     }
     this.accepted++;
