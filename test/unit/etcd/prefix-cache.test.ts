@@ -29,10 +29,17 @@ function fakeClient() {
     watchers: [] as FakeWatcher[],
     ups: 0,
     downs: 0,
+    restarts: [] as string[],
   };
   const client = {
     describe: () => 'etcd http://127.0.0.1:2379',
     lastError: undefined as string | undefined,
+    watchRestart: undefined as string | undefined,
+    restartWatchStream: (reason: string) => {
+      state.restarts.push(reason);
+      client.watchRestart = reason;
+      return true;
+    },
     noteUp: () => state.ups++,
     noteDown: (err: unknown) => {
       state.downs++;
@@ -227,5 +234,31 @@ describe('PrefixCache', () => {
     // A retry is the same read, not a new one: onRead is said once.
     expect(r.seen.reads).toEqual(['start']);
     cache.stop();
+  });
+
+  test('a watch etcd does not answer within 5 s gets its stream restarted; retries that keep failing, or an answer, do not', async () => {
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick'] });
+    try {
+      const { cache, state, seen } = await started();
+      const w = state.watchers[0];
+      // Never connected: stuck.
+      jest.advanceTimersByTime(5_000);
+      expect(state.restarts).toEqual(['no answer on the watch stream for 5 s; reconnecting']);
+      // The cancel breaks the stream: said with why.
+      w.emit('disconnected', Object.assign(new Error('1 CANCELLED: Cancelled on client'), { code: 1 }));
+      expect(seen.errors.at(-1)).toMatch(/disconnected \(no answer on the watch stream for 5 s; reconnecting\)/);
+      // The library retrying (each retry fails again) re-arms the wait: no restart while it is retrying.
+      for (let i = 0; i < 4; i++) {
+        jest.advanceTimersByTime(2_000);
+        w.emit('disconnected', new Error('14 UNAVAILABLE: No connection established'));
+      }
+      expect(state.restarts).toHaveLength(1);
+      w.emit('connected', { header: { revision: '5' } });
+      jest.advanceTimersByTime(60_000);
+      expect(state.restarts).toHaveLength(1);
+      cache.stop();
+    } finally {
+      jest.useRealTimers();
+    }
   });
 });
