@@ -157,7 +157,8 @@ describe('3-member etcd cluster, a member hung', () => {
     const broke = agent.events('source_error', from).filter((l) => l.service === 'web');
     console.log(`etcd follower ${hung.name} hung: change in HAProxy after ${ms} ms; agent's watch ${broke.length ? `was on it (${String(broke[0].error)})` : 'was elsewhere'}; HAProxy serves ${(await serving()).length} servers`);
     expect(await serving()).toContain(b1);
-    expect(ms).toBeLessThan(40_000);
+    // Keepalive notices within 15 s; a reconnect that lands on the hung member again costs 5 s more, then it is skipped.
+    expect(ms).toBeLessThan(25_000);
     hung.resume();
   }, 90_000);
 });
