@@ -130,6 +130,8 @@ export class EtcdClient extends EventEmitter {
    * again: the stream's own error then only says "cancelled".
    */
   watchRestart?: string;
+  /** When etcd last answered on the watch stream (a watch created, events): epoch ms. */
+  lastWatchAnswer = 0;
 
   /**
    * Ends the shared watch stream if there is one; the library then opens another (on any

@@ -120,9 +120,11 @@ export class PrefixCache {
     this.watcher = w;
     this.awaitAnswer(w);
     w.on('data', (res: IWatchResponse) => {
+      this.client.lastWatchAnswer = Date.now();
       if (w === this.watcher) this.apply(res);
     });
     w.on('connected', () => {
+      this.client.lastWatchAnswer = Date.now();
       if (w !== this.watcher) return;
       clearTimeout(this.answerTimer);
       this.client.noteUp();
@@ -164,6 +166,8 @@ export class PrefixCache {
     clearTimeout(this.answerTimer);
     this.answerTimer = setTimeout(() => {
       if (w !== this.watcher || this.stopped) return;
+      // The stream answers other watches: this one waits its turn (the library creates them one at a time).
+      if (Date.now() - this.client.lastWatchAnswer < WATCH_ANSWER_MS) return this.awaitAnswer(w);
       this.client.restartWatchStream(`no answer on the watch stream for ${WATCH_ANSWER_MS / 1000} s; reconnecting`);
     }, WATCH_ANSWER_MS);
     this.answerTimer.unref();
