@@ -35,6 +35,7 @@ function fakeClient() {
     describe: () => 'etcd http://127.0.0.1:2379',
     lastError: undefined as string | undefined,
     watchRestart: undefined as string | undefined,
+    lastWatchAnswer: 0,
     restartWatchStream: (reason: string) => {
       state.restarts.push(reason);
       client.watchRestart = reason;
@@ -256,6 +257,26 @@ describe('PrefixCache', () => {
       w.emit('connected', { header: { revision: '5' } });
       jest.advanceTimersByTime(60_000);
       expect(state.restarts).toHaveLength(1);
+      cache.stop();
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  test('a watch waiting its turn on a stream that answers other watches is not restarted', async () => {
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick'] });
+    try {
+      const { cache, state } = await started();
+      const w = state.watchers[0];
+      // Another watch on the shared stream is answered every 2 s (the library creates watches one at a time).
+      for (let i = 0; i < 5; i++) {
+        jest.advanceTimersByTime(2_000);
+        (cache as unknown as { client: { lastWatchAnswer: number } }).client.lastWatchAnswer = Date.now();
+      }
+      expect(state.restarts).toEqual([]);
+      jest.advanceTimersByTime(10_000);
+      expect(state.restarts).toHaveLength(1);
+      void w;
       cache.stop();
     } finally {
       jest.useRealTimers();
