@@ -1,10 +1,33 @@
 import { EventEmitter } from 'node:events';
-import { circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen, isBrokenCircuitError, type IBackoff } from 'cockatiel';
+import { circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen, isBrokenCircuitError, type IBackoff, type IDefaultPolicyContext, type IPolicy } from 'cockatiel';
 import { Etcd3, isRecoverableError } from 'etcd3';
 import { describeEtcdTarget, etcdClientKey, type EtcdTarget } from './target';
 
 /** A unary call (a read, a write, a lease grant) that takes longer fails, and is retried by its caller. */
 const CALL_DEADLINE_MS = 5_000;
+
+/** How long a member that took a watch stream and never answered is skipped. */
+const SHUN_MS = 30_000;
+
+/** An endpoint without its scheme, as the library's hosts name themselves. */
+const bare = (endpoint: string) => endpoint.replace(/^https?:\/\//, '');
+
+/**
+ * A member's fault policy: the circuit breaker, and before it a check that the member is not
+ * skipped (`EtcdClient.restartWatchStream`); a skipped member throws without calling, so the library tries
+ * the next endpoint.
+ */
+function hostPolicy(host: string, shunned: Map<string, number>): IPolicy<IDefaultPolicyContext> {
+  const breaker = circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 1_000, breaker: new ConsecutiveBreaker(3) });
+  // The library calls nothing but `execute` on it.
+  const policy: Pick<typeof breaker, 'execute'> = {
+    execute(fn, signal) {
+      if ((shunned.get(bare(host)) ?? 0) > Date.now()) return Promise.reject(new Error(`${bare(host)} took a watch and did not answer; skipped for now`));
+      return breaker.execute(fn, signal);
+    },
+  };
+  return policy as unknown as IPolicy<IDefaultPolicyContext>;
+}
 
 /**
  * How the library is set up (its defaults suit an app, not a sidecar that must notice an
@@ -15,8 +38,10 @@ const CALL_DEADLINE_MS = 5_000;
  *   after an outage the first calls reach etcd within a second of its return.
  * - A broken watch stream is re-opened after 100 ms, doubling to at most 2 s (the library's
  *   default grows to 30 s, which would keep changes away for up to 30 s after an outage).
+ * - A member that took the watch stream and never answered is skipped for 30 s
+ *   (`restartWatchStream`): otherwise the library picks it again at random.
  */
-function options(t: EtcdTarget) {
+function options(t: EtcdTarget, shunned: Map<string, number>) {
   return {
     hosts: t.endpoints,
     ...(t.tls && { credentials: { rootCertificate: t.tls.material.pem.ca, privateKey: t.tls.material.pem.key, certChain: t.tls.material.pem.cert } }),
@@ -29,7 +54,7 @@ function options(t: EtcdTarget) {
     },
     defaultCallOptions: (ctx: { isStream: boolean }) => (ctx.isStream ? {} : { deadline: Date.now() + CALL_DEADLINE_MS }),
     faultHandling: {
-      host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 1_000, breaker: new ConsecutiveBreaker(3) }),
+      host: (host: string) => hostPolicy(host, shunned),
       // The library takes a backoff factory here (it calls next() for the first delay) but types it as a backoff.
       watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 2_000 }) as unknown as IBackoff<unknown>,
     },
@@ -45,6 +70,8 @@ function options(t: EtcdTarget) {
 export class EtcdClient extends EventEmitter {
   private static readonly open = new Map<string, EtcdClient>();
   private refs = 0;
+  /** Members skipped until (epoch ms), by host:port. */
+  private readonly shunned = new Map<string, number>();
   readonly etcd: Etcd3;
   /** Answering now, and since when the state last changed (epoch ms). Starts false until something answers. */
   isConnected = false;
@@ -72,7 +99,7 @@ export class EtcdClient extends EventEmitter {
     private readonly key: string,
   ) {
     super();
-    this.etcd = new Etcd3(options(target));
+    this.etcd = new Etcd3(options(target, this.shunned));
   }
 
   describe(): string {
@@ -82,6 +109,7 @@ export class EtcdClient extends EventEmitter {
   /** Something answered (a watch was created, a call came back). */
   noteUp(): void {
     this.lastError = undefined;
+    this.watchRestart = undefined;
     if (this.isConnected) return;
     this.isConnected = true;
     this.stateSince = Date.now();
@@ -100,6 +128,51 @@ export class EtcdClient extends EventEmitter {
     this.stateSince = Date.now();
     this.emit('down');
     return why;
+  }
+
+  /**
+   * Why the watch stream was last ended on purpose (`restartWatchStream`), until etcd answers
+   * again: the stream's own error then only says "cancelled".
+   */
+  watchRestart?: string;
+  /** When etcd last answered on the watch stream (a watch created, events): epoch ms. */
+  lastWatchAnswer = 0;
+
+  /**
+   * Ends the shared watch stream if there is one; the library then opens another (on any
+   * endpoint) and every watch on it resumes. gRPC has no connect timeout and a watch stream
+   * no deadline: a stream opened towards a member that accepts TCP but never answers (hung,
+   * or behind a path that drops packets) would wait forever, and every watch with it.
+   * Nothing public does this in etcd3 1.1.x: it reaches into its WatchManager (`state` 2 is
+   * connected, `stream` the gRPC call). Returns whether there was a stream to end.
+   */
+  restartWatchStream(reason: string): boolean {
+    const m = (this.etcd as unknown as { watchManager?: { state?: number; stream?: { cancel(): void } } }).watchManager;
+    if (m?.state !== 2 || !m.stream) return false;
+    this.watchRestart = reason;
+    this.shunStuckMembers();
+    m.stream.cancel();
+    return true;
+  }
+
+  /**
+   * The member a stuck watch stream waits on is the one whose Watch channel is still
+   * connecting (TCP accepted, HTTP/2 never answered): skip it for a while and drop its
+   * channel. Also reaches into the library: its pool's hosts and their gRPC clients.
+   */
+  private shunStuckMembers(): void {
+    type Channel = { getConnectivityState(connect: boolean): number };
+    type Host = { host: string; cachedServices: Record<string, { getChannel(): Channel } | undefined>; resetAllServices(): void };
+    const hosts = (this.etcd as unknown as { pool?: { hosts?: Host[] } }).pool?.hosts ?? [];
+    const now = Date.now();
+    // 1: CONNECTING
+    const stuck = hosts.filter((h) => h.cachedServices.Watch?.getChannel().getConnectivityState(false) === 1);
+    // Never every member: the one left is tried again (it may answer once it resumes).
+    const others = hosts.filter((h) => !stuck.includes(h) && (this.shunned.get(h.host) ?? 0) <= now);
+    for (const h of stuck) {
+      if (others.length) this.shunned.set(h.host, now + SHUN_MS);
+      h.resetAllServices();
+    }
   }
 
   release(): void {

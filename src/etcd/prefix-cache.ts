@@ -1,9 +1,17 @@
-import type { IKeyValue, IWatchResponse, Watcher } from 'etcd3';
+import { EtcdWatchStreamEnded, type IKeyValue, type IWatchResponse, type Watcher } from 'etcd3';
 import type { EtcdClient } from './client';
 import { keyRange } from './fields';
 
 // A read that fails is tried again after these waits (with jitter, so a fleet does not read in step).
-const RETRY_MS = [500, 1_000, 2_000, 5_000];
+// The longest is the watch's reconnect ceiling (client.ts): etcd back is noticed within about 2 s either way.
+const RETRY_MS = [500, 1_000, 2_000];
+/**
+ * A watch that etcd has not answered this long after it was opened or broke (and that saw no
+ * new failure meanwhile, which would mean the library is still retrying) is stuck on a member
+ * that does not answer: its stream is ended so that the library opens another. A live member
+ * answers in milliseconds; the library's reconnect backoff is at most 2 s.
+ */
+const WATCH_ANSWER_MS = 5_000;
 
 export interface PrefixCacheHandler {
   /** Every key under the prefix (without `prefix/`) and its value, after any change (coalesced per tick). */
@@ -38,6 +46,9 @@ export class PrefixCache {
   private pending = false;
   private failures = 0;
   private retry?: NodeJS.Timeout;
+  /** The break last reported since the watch was last connected: each retry of the library fails again, and says so. */
+  private reported?: string;
+  private answerTimer?: NodeJS.Timeout;
   /** How many times the whole prefix was read (1 after start). */
   reads = 0;
 
@@ -56,6 +67,7 @@ export class PrefixCache {
   stop(): void {
     this.stopped = true;
     clearTimeout(this.retry);
+    clearTimeout(this.answerTimer);
     this.dropWatcher();
   }
 
@@ -68,10 +80,16 @@ export class PrefixCache {
     return `${this.client.describe()} ${this.prefix}/`;
   }
 
-  private async read(reason: string): Promise<void> {
-    if (this.stopped) return;
+  private read(reason: string): Promise<void> {
+    if (this.stopped) return Promise.resolve();
     this.reads++;
     this.handler.onRead?.(reason);
+    return this.attempt();
+  }
+
+  /** One try at the read; a failed one is tried again (the same read: said once by `read`, counted once). */
+  private async attempt(): Promise<void> {
+    if (this.stopped) return;
     let kvs: IKeyValue[];
     let revision: number;
     try {
@@ -83,7 +101,7 @@ export class PrefixCache {
       if (this.stopped) return;
       this.handler.onError(`${this.describe()}: cannot read (${this.client.noteDown(err)})`);
       const wait = RETRY_MS[Math.min(this.failures++, RETRY_MS.length - 1)] * (0.8 + 0.4 * Math.random());
-      this.retry = setTimeout(() => void this.read(reason), wait);
+      this.retry = setTimeout(() => void this.attempt(), wait);
       this.retry.unref();
       return;
     }
@@ -99,12 +117,17 @@ export class PrefixCache {
   private watch(): void {
     const w = this.client.etcd.watch().prefix(this.range).startRevision(String(this.seen + 1)).watcher();
     this.watcher = w;
+    this.awaitAnswer(w);
     w.on('data', (res: IWatchResponse) => {
+      this.client.lastWatchAnswer = Date.now();
       if (w === this.watcher) this.apply(res);
     });
     w.on('connected', () => {
+      this.client.lastWatchAnswer = Date.now();
       if (w !== this.watcher) return;
+      clearTimeout(this.answerTimer);
       this.client.noteUp();
+      this.reported = undefined;
       // Back after a break: report what is known, which also clears the source error; the events missed meanwhile follow.
       this.emit();
     });
@@ -113,16 +136,40 @@ export class PrefixCache {
       // The library would resume from the last response's header revision + 1; events not yet
       // delivered up to that revision would be lost. Resume from what was applied instead.
       w.request.start_revision = String(this.seen + 1);
-      this.handler.onError(`${this.describe()}: disconnected (${this.client.noteDown(err)})`);
+      this.awaitAnswer(w);
+      // The library says each broken stream twice (its error, then its end) and again for every
+      // failed reconnect (about twice a second): said once per cause, the cause not hidden by the end.
+      if (err instanceof EtcdWatchStreamEnded && this.reported) return;
+      const why = this.client.noteDown(err);
+      const restarted = (err as { code?: number }).code === 1 && this.client.watchRestart;
+      const message = `${this.describe()}: disconnected (${restarted || why})`;
+      if (message === this.reported) return;
+      this.reported = message;
+      this.handler.onError(message);
     });
     w.on('error', (err: Error) => {
       if (w !== this.watcher) return;
+      clearTimeout(this.answerTimer);
       // A canceled watch is not resumed by the library: read everything again, then watch from there.
       // etcd has ended it already: a cancel request for it would name a watch the library no longer knows.
       this.watcher = undefined;
       w.removeAllListeners();
+      // An 'error' emitted with no listener would throw out of the library's stream handler.
+      w.on('error', () => undefined);
       void this.read(cancelReason(err));
     });
+  }
+
+  /** (Re)starts the wait for etcd to answer the watch `w`; see WATCH_ANSWER_MS. */
+  private awaitAnswer(w: Watcher): void {
+    clearTimeout(this.answerTimer);
+    this.answerTimer = setTimeout(() => {
+      if (w !== this.watcher || this.stopped) return;
+      // The stream answers other watches: this one waits its turn (the library creates them one at a time).
+      if (Date.now() - this.client.lastWatchAnswer < WATCH_ANSWER_MS) return this.awaitAnswer(w);
+      this.client.restartWatchStream(`no answer on the watch stream for ${WATCH_ANSWER_MS / 1000} s; reconnecting`);
+    }, WATCH_ANSWER_MS);
+    this.answerTimer.unref();
   }
 
   /** Applies the events of one response that are newer than what was seen (a replay is skipped). */

@@ -26,6 +26,8 @@ export class TestEtcd {
   /** `name=http://127.0.0.1:peer,...`: set by TestEtcdCluster; a single member is a cluster of itself. */
   initialCluster?: string;
   tls?: EtcdTlsFiles;
+  /** More etcd flags (TestEtcdCluster's election timing). */
+  extraArgs: string[] = [];
   private proc?: ChildProcess;
   private started = false;
 
@@ -55,6 +57,7 @@ export class TestEtcd {
         '--logger', 'zap',
         '--log-level', 'error',
         ...tls,
+        ...this.extraArgs,
       ],
       { stdio: 'ignore' },
     );
@@ -83,7 +86,17 @@ export class TestEtcd {
     return killChild(this.proc);
   }
 
+  /** SIGSTOP: the member hangs with its connections open, as a wedged host (or a path that drops packets) does. */
+  pause(): void {
+    this.proc?.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.proc?.kill('SIGCONT');
+  }
+
   async cleanup(): Promise<void> {
+    this.resume();
     await this.stop();
     rmSync(this.dir, { recursive: true, force: true });
   }
@@ -105,7 +118,11 @@ export class TestEtcdCluster {
     return this.members.map((m) => m.endpoint);
   }
 
-  async start(size = 3): Promise<this> {
+  /**
+   * `timing` sets the raft heartbeat and election timeout (etcd's defaults, 100 and 1000 ms,
+   * are meant for a network between hosts; with them a new leader takes 1-2 s on loopback).
+   */
+  async start(size = 3, timing?: { heartbeatMs: number; electionMs: number }): Promise<this> {
     const ports = await freePorts(2 * size);
     for (let i = 0; i < size; i++) {
       const m = new TestEtcd(`m${i + 1}`);
@@ -114,20 +131,27 @@ export class TestEtcdCluster {
       this.members.push(m);
     }
     const initial = this.members.map((m) => `${m.name}=http://127.0.0.1:${m.peerPort}`).join(',');
-    for (const m of this.members) m.initialCluster = initial;
+    for (const m of this.members) {
+      m.initialCluster = initial;
+      if (timing) m.extraArgs = ['--heartbeat-interval', String(timing.heartbeatMs), '--election-timeout', String(timing.electionMs)];
+    }
     // Members wait for a quorum before they serve: start all, then wait.
     await Promise.all(this.members.map((m) => m.start(false)));
     await Promise.all(this.members.map((m) => m.waitServing()));
     return this;
   }
 
-  /** The member that leads now (each member's `endpoint status` says whether it is the leader). */
+  /**
+   * The member that leads now. `endpoint status -w simple` says it in its fifth column
+   * ("is leader"); the JSON form gives member ids as 64-bit JSON numbers, which lose
+   * precision when parsed.
+   */
   async leader(): Promise<TestEtcd> {
     for (const m of this.members) {
       if (!m.running) continue;
-      const out = await m.ctl(['endpoint', 'status', '-w', 'json']).catch(() => '[]');
-      const [st] = JSON.parse(out) as Array<{ Status: { header: { member_id: number }; leader: number } }>;
-      if (st && st.Status.leader === st.Status.header.member_id) return m;
+      // endpoint, id, version, db size, is leader, is learner, raft term, raft index, applied index, errors
+      const out = await m.ctl(['endpoint', 'status', '-w', 'simple']).catch(() => '');
+      if (out.split(',')[4]?.trim() === 'true') return m;
     }
     throw new Error('no etcd leader');
   }
