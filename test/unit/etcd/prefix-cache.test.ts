@@ -45,6 +45,7 @@ function fakeClient() {
     noteDown: (err: unknown) => {
       state.downs++;
       client.lastError = String((err as Error).message);
+      return client.lastError;
     },
     etcd: {
       getAll: () => ({
