@@ -7,6 +7,8 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 export class TcpProxy {
   private server?: Server;
   private readonly open = new Set<Socket>();
+  /** Every socket it ever made or accepted, so that `close` leaves none behind (one kept jest from exiting). */
+  private readonly all = new Set<Socket>();
   private isCut = false;
   private isHung = false;
   port = 0;
@@ -29,6 +31,8 @@ export class TcpProxy {
       this.server!.listen(0, '127.0.0.1', () => resolve());
     });
     this.port = (this.server.address() as { port: number }).port;
+    // A test's relay must never keep the test process alive on its own.
+    this.server.unref();
     return this;
   }
 
@@ -60,10 +64,13 @@ export class TcpProxy {
 
   async close(): Promise<void> {
     this.cut();
+    for (const s of this.all) if (!s.destroyed) s.resetAndDestroy();
+    this.all.clear();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
 
   private relay(client: Socket): void {
+    this.track(client);
     if (this.isCut) {
       client.resetAndDestroy();
       return;
@@ -75,7 +82,7 @@ export class TcpProxy {
       return;
     }
     this.accepted++;
-    const upstream = connect({ port: this.targetPort, host: this.targetHost });
+    const upstream = this.track(connect({ port: this.targetPort, host: this.targetHost }));
     this.open.add(client);
     this.open.add(upstream);
     // Either side going ends both, as a broken path would.
@@ -89,5 +96,12 @@ export class TcpProxy {
     upstream.on('error', end).on('close', end);
     client.pipe(upstream);
     upstream.pipe(client);
+  }
+
+  private track(s: Socket): Socket {
+    s.unref();
+    this.all.add(s);
+    s.once('close', () => this.all.delete(s));
+    return s;
   }
 }
