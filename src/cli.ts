@@ -12,14 +12,11 @@ import { createLogger, setLogLevel, silentLogger } from './log';
 import { extrasKey, startExtras, statsdFor, type Extras } from './cli/extras';
 import { tmpdir } from 'node:os';
 import { serviceCommand } from './cli/service-commands';
-import { register, validateRegister } from './cli/register';
-import { DEFAULT_TTL_S, MIN_TTL_S, endpointsTarget, isEtcdRegister, registerEtcd, validateEtcdRegister, type EtcdRegisterOptions } from './cli/register-etcd';
-import { ETCD_AUTH_ENV, ETCD_AUTH_FILE_ENV, etcdCliTarget, hasEtcdCliCredentials } from './cli/etcd-auth';
-import type { EtcdTarget } from './etcd/target';
-import type { Logger } from './log';
-import { AUTH_ENV, AUTH_FILE_ENV, cliCredentials, cliTarget, hasCliCredentials, type ZkCliFlags } from './cli/zk-auth';
+import { registerCommand, type RegisterFlags } from './cli/register-command';
+import { DEFAULT_TTL_S, MIN_TTL_S } from './cli/register-etcd';
+import { ETCD_AUTH_ENV, ETCD_AUTH_FILE_ENV, hasEtcdCliCredentials } from './cli/etcd-auth';
+import { AUTH_ENV, AUTH_FILE_ENV, cliCredentials, hasCliCredentials, type ZkCliFlags } from './cli/zk-auth';
 import { ZkCredentials } from './zk/auth';
-import { defaultAcl } from './zk/acl';
 import { serviceJsonSchema } from './model/service';
 import { WATCHER_SCHEMAS } from './watchers';
 
@@ -228,28 +225,6 @@ for (const [action, args, what] of [
     });
 }
 
-type RegisterFlags = { zk?: string; ensemble?: string; config?: string; path: string; address: string; port?: number; weight?: number; check?: string; intervalMs: number } & EtcdRegisterOptions & ZkCliFlags;
-
-/** `register` with etcd: the target (bare endpoints, or a cluster of proxymgr.yml) with the command line's credentials. */
-function etcdRegisterTarget(o: RegisterFlags, errors: string[]): EtcdTarget | undefined {
-  let base: EtcdTarget | undefined;
-  if (o.etcdCluster !== undefined) {
-    base = loadFor(o.config!, o).etcdDir.get(o.etcdCluster);
-    if (!base) errors.push(`--etcd-cluster ${JSON.stringify(o.etcdCluster)}: not defined in ${o.config} (etcd.clusters)`);
-  } else base = endpointsTarget(o.etcd!);
-  const resolved = base && etcdCliTarget(base, o, process.env);
-  if (resolved && !resolved.ok) errors.push(resolved.error);
-  return resolved?.ok ? resolved.target : undefined;
-}
-
-/** Runs `register` until SIGTERM or SIGINT (then the instance is removed). */
-async function untilSignal(run: (log: Logger, signal: AbortSignal) => Promise<void>): Promise<void> {
-  const stop = new AbortController();
-  process.on('SIGTERM', () => stop.abort());
-  process.on('SIGINT', () => stop.abort());
-  await run(createLogger('info'), stop.signal);
-}
-
 program
   .command('register')
   .description('keep this instance registered (an ephemeral znode, or an etcd key on a lease) while a local health check passes')
@@ -268,31 +243,7 @@ program
   .option('--interval-ms <ms>', 'how often to check', Number, 2000)
   .option('--auth-file <file>', AUTH_HELP)
   .option('--acl <spec>', `ZooKeeper: ${ACL_HELP}`)
-  .action(async (o: RegisterFlags) => {
-    const refuse = (errors: string[]) => {
-      process.stderr.write(`proxymgr register:\n${errors.map((e) => `  - ${e}`).join('\n')}\n`);
-      process.exit(2);
-    };
-    if (isEtcdRegister(o)) {
-      const errors = validateEtcdRegister(o);
-      const target = errors.length ? undefined : etcdRegisterTarget(o, errors);
-      if (errors.length || !target) return refuse(errors);
-      return untilSignal((log, signal) => registerEtcd({ ...o, prefix: o.prefix! }, target, log, signal));
-    }
-    const errors = validateRegister(o);
-    for (const [flag, v] of [['--prefix', o.prefix], ['--ttl', o.ttl]] as const) if (v !== undefined) errors.push(`${flag}: for etcd (with --etcd or --etcd-cluster)`);
-    let base;
-    if (!errors.length && o.ensemble !== undefined) {
-      base = loadFor(o.config!, o).zk.get(o.ensemble);
-      if (!base) errors.push(`--ensemble ${JSON.stringify(o.ensemble)}: not defined in ${o.config} (zookeeper.ensembles)`);
-    } else if (o.zk !== undefined) {
-      base = { servers: o.zk, acl: defaultAcl(false), aclConfigured: false };
-    }
-    const resolved = base && cliTarget(base, o, process.env);
-    if (resolved && !resolved.ok) errors.push(resolved.error);
-    if (errors.length || !resolved?.ok) return refuse(errors);
-    await untilSignal((log, signal) => register(o, resolved.target, log, signal));
-  });
+  .action((o: RegisterFlags) => registerCommand(o, loadFor));
 
 program
   .command('zk-digest')
