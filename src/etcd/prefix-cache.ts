@@ -1,6 +1,7 @@
 import { EtcdWatchStreamEnded, type IKeyValue, type IWatchResponse, type Watcher } from 'etcd3';
 import type { EtcdClient } from './client';
 import { keyRange } from './fields';
+import { oncePerTick } from '../util/once-per-tick';
 
 // A read that fails is tried again after these waits (with jitter, so a fleet does not read in step).
 // The longest is the watch's reconnect ceiling (client.ts): etcd back is noticed within about 2 s either way.
@@ -43,7 +44,6 @@ export class PrefixCache {
   private seen = 0;
   private watcher?: Watcher;
   private stopped = false;
-  private pending = false;
   private failures = 0;
   private retry?: NodeJS.Timeout;
   /** The break last reported since the watch was last connected: each retry of the library fails again, and says so. */
@@ -200,12 +200,8 @@ export class PrefixCache {
     if (w) void w.cancel().catch(() => undefined);
   }
 
-  private emit(): void {
-    if (this.pending || this.stopped) return;
-    this.pending = true;
-    setImmediate(() => {
-      this.pending = false;
-      if (!this.stopped) this.handler.onChange(new Map(this.data));
-    });
-  }
+  /** Reports every key, once per tick however many changes came in it. */
+  private readonly emit = oncePerTick(() => {
+    if (!this.stopped) this.handler.onChange(new Map(this.data));
+  });
 }

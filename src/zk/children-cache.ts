@@ -2,6 +2,7 @@ import zookeeper, { type Event } from 'node-zookeeper-client';
 import { describeZkError, isNoAuth, zkCode } from './errors';
 import { splitConnectString } from './fields';
 import { withTimeout, type ZkSession } from './session';
+import { oncePerTick } from '../util/once-per-tick';
 
 const OP_TIMEOUT_MS = 10_000;
 // A permission error does not go away by itself: back off (to 30 s) so that a fleet of
@@ -26,7 +27,6 @@ export interface ChildrenCacheHandler {
 export class ChildrenCache {
   private readonly data = new Map<string, Buffer>();
   private stopped = false;
-  private pending = false;
   private listing = false;
   private relist = false;
   private rereadAll = false;
@@ -161,12 +161,8 @@ export class ChildrenCache {
     return w;
   }
 
-  private emit(): void {
-    if (this.pending || this.stopped) return;
-    this.pending = true;
-    setImmediate(() => {
-      this.pending = false;
-      if (!this.stopped) this.handler.onChange(new Map(this.data));
-    });
-  }
+  /** Reports every child, once per tick however many changes came in it. */
+  private readonly emit = oncePerTick(() => {
+    if (!this.stopped) this.handler.onChange(new Map(this.data));
+  });
 }
