@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events';
 import { circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen, isBrokenCircuitError, type IBackoff, type IDefaultPolicyContext, type IPolicy } from 'cockatiel';
 import { Etcd3, isRecoverableError } from 'etcd3';
 import { describeEtcdTarget, etcdClientKey, type EtcdTarget } from './target';
@@ -64,18 +63,17 @@ function options(t: EtcdTarget, shunned: Map<string, number>) {
 /**
  * One etcd client per endpoint set and identity, shared by every service-config source,
  * watcher and store that names it: its watches share one gRPC stream. Reference counted:
- * the last `release` closes it. It also keeps whether etcd answers, for /metrics and
- * /status, from what its users see (a watch stream connected or broken, a call answered).
+ * the last `release` closes it. It also keeps whether etcd answers, for /metrics, from what
+ * its users see (a watch stream connected or broken, a call answered).
  */
-export class EtcdClient extends EventEmitter {
+export class EtcdClient {
   private static readonly open = new Map<string, EtcdClient>();
   private refs = 0;
   /** Members skipped until (epoch ms), by host:port. */
   private readonly shunned = new Map<string, number>();
   readonly etcd: Etcd3;
-  /** Answering now, and since when the state last changed (epoch ms). Starts false until something answers. */
+  /** Answering now (for /metrics). Starts false until something answers. */
   isConnected = false;
-  stateSince = Date.now();
   /** Why it last failed, for messages ("14 UNAVAILABLE: ..."). */
   lastError?: string;
 
@@ -98,7 +96,6 @@ export class EtcdClient extends EventEmitter {
     readonly target: EtcdTarget,
     private readonly key: string,
   ) {
-    super();
     this.etcd = new Etcd3(options(target, this.shunned));
   }
 
@@ -110,10 +107,7 @@ export class EtcdClient extends EventEmitter {
   noteUp(): void {
     this.lastError = undefined;
     this.watchRestart = undefined;
-    if (this.isConnected) return;
     this.isConnected = true;
-    this.stateSince = Date.now();
-    this.emit('up');
   }
 
   /**
@@ -122,12 +116,8 @@ export class EtcdClient extends EventEmitter {
    */
   noteDown(err: unknown): string {
     if (!(isBrokenCircuitError(err) && this.lastError)) this.lastError = briefError(err);
-    const why = this.lastError!;
-    if (!this.isConnected) return why;
     this.isConnected = false;
-    this.stateSince = Date.now();
-    this.emit('down');
-    return why;
+    return this.lastError!;
   }
 
   /**
