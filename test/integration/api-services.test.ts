@@ -2,7 +2,7 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startBackends, type Backends } from '../support/backends';
 import { AgentFixture } from '../support/agent';
-import { ADMIN, apiYaml, call, listening, READ, startWithTokens } from '../support/services-api';
+import { ADMIN, apiYaml, call, listening, READ, startTwoAgents, startWithTokens } from '../support/services-api';
 import { freePort, isListening, sample, waitUntil } from '../support/net';
 import { TestZooKeeper, type ZkTestClient } from '../support/zookeeper';
 
@@ -102,14 +102,8 @@ describe('services through the API', () => {
       const [b1, b2] = backends.ports;
       const [shopPort, apiA, apiB] = [await freePort(), await freePort(), await freePort()];
       const serviceConfig = { type: 'zookeeper', servers: `"${zk.connectString}"`, path: '/api_test/services' };
-      const a = new AgentFixture({ serviceConfig, extraYaml: apiYaml(apiA) });
-      const b = new AgentFixture({ serviceConfig, extraYaml: apiYaml(apiB) });
-      // The second agent serves on 127.0.0.2, so both can open the same service port.
-      writeFileSync(b.configFile, readFileSync(b.configFile, 'utf8').replace('haproxy:\n', 'haproxy:\n  bind_address: 127.0.0.2\n'));
-      agents.push(a, b);
       await zc.mkdirp('/api_test/services');
-      await startWithTokens(a);
-      await startWithTokens(b);
+      await startTwoAgents(serviceConfig, apiA, apiB, agents);
 
       const blob = { type: 'static', port: shopPort, servers: [`127.0.0.1:${b1}`] };
       expect((await call(apiA, 'PUT', '/api/services/shop', READ, blob)).status).toBe(403);

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Etcd3 } from 'etcd3';
@@ -6,7 +6,7 @@ import { AgentFixture, runCli } from '../support/agent';
 import { startBackends, type Backends } from '../support/backends';
 import { TestEtcd } from '../support/etcd';
 import { freePort, sample, waitUntil } from '../support/net';
-import { ADMIN, apiYaml, call, listening, READ, startWithTokens } from '../support/services-api';
+import { ADMIN, apiYaml, call, listening, READ, startTwoAgents, startWithTokens } from '../support/services-api';
 
 // The HTTP API's /api/services with service_config type etcd: the key is the one truth, its mod_revision the ETag.
 describe('services through the API, etcd source', () => {
@@ -37,13 +37,7 @@ describe('services through the API, etcd source', () => {
   test('PUT writes the key: this agent and a second one open the port; If-Match is the mod_revision, against every writer', async () => {
     const [b1, b2] = backends.ports;
     const [shopPort, apiA, apiB] = [await freePort(), await freePort(), await freePort()];
-    const a = new AgentFixture({ serviceConfig: serviceConfig(), extraYaml: apiYaml(apiA) });
-    const b = new AgentFixture({ serviceConfig: serviceConfig(), extraYaml: apiYaml(apiB) });
-    // The second agent serves on 127.0.0.2, so both can open the same service port.
-    writeFileSync(b.configFile, readFileSync(b.configFile, 'utf8').replace('haproxy:\n', 'haproxy:\n  bind_address: 127.0.0.2\n'));
-    agents.push(a, b);
-    await startWithTokens(a);
-    await startWithTokens(b);
+    await startTwoAgents(serviceConfig(), apiA, apiB, agents);
 
     const blob = { type: 'static', port: shopPort, servers: [`127.0.0.1:${b1}`] };
     expect((await call(apiA, 'PUT', '/api/services/shop', READ, blob)).status).toBe(403);

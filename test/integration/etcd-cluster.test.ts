@@ -28,6 +28,25 @@ async function putRetrying(writer: Etcd3, key: string, value: string): Promise<n
   }
 }
 
+const inst = (p: number) => JSON.stringify({ address: '127.0.0.1', port: p });
+
+/**
+ * The service web in the cluster (written through `writer`), its one instance the first
+ * backend, and an agent that reads it through all three members; resolves once it serves.
+ */
+async function serveWeb(cluster: TestEtcdCluster, writer: Etcd3, backends: Backends) {
+  const [b1] = backends.ports;
+  const port = await freePort();
+  await writer.put('/proxymgr/services/web').value(JSON.stringify({ type: 'etcd', endpoints: cluster.endpoints, prefix: '/instances/web', port }));
+  await writer.put('/instances/web/a').value(inst(b1));
+  const agent = new AgentFixture({ serviceConfig: { type: 'etcd', endpoints: cluster.endpoints.join(','), prefix: '/proxymgr/services' } });
+  await agent.start();
+  expect(await sample(port, 3)).toEqual(new Set([backends.id(b1)]));
+  const client = new RuntimeClient(agent.socketPath);
+  const serving = async () => (await client.showServersState('web')).filter((s) => !s.maint).map((s) => s.port);
+  return { agent, port, client, serving };
+}
+
 // Every host's sidecar watches the same cluster: losing its leader must not cost a request, a server or a change.
 describe('3-member etcd cluster', () => {
   let cluster: TestEtcdCluster;
@@ -50,15 +69,9 @@ describe('3-member etcd cluster', () => {
 
   test('leader killed under load: the next change reaches HAProxy within 2 s of the kill; 0 failed requests, 0 servers lost, 0 reloads', async () => {
     const [b1, b2, b3] = backends.ports;
-    const port = await freePort();
-    const inst = (p: number) => JSON.stringify({ address: '127.0.0.1', port: p });
-    await ec.put('/proxymgr/services/web').value(JSON.stringify({ type: 'etcd', endpoints: cluster.endpoints, prefix: '/instances/web', port }));
-    await ec.put('/instances/web/a').value(inst(b1));
-    agent = new AgentFixture({ serviceConfig: { type: 'etcd', endpoints: cluster.endpoints.join(','), prefix: '/proxymgr/services' } });
-    await agent.start();
-    expect(await sample(port, 3)).toEqual(new Set([backends.id(b1)]));
-    const client = new RuntimeClient(agent.socketPath);
-    const serving = async () => (await client.showServersState('web')).filter((s) => !s.maint).map((s) => s.port);
+    const web = await serveWeb(cluster, ec, backends);
+    agent = web.agent;
+    const { port, serving } = web;
     const from = agent.mark();
     const load = startLoad(port, 4, 30_000);
 
@@ -132,19 +145,13 @@ describe('3-member etcd cluster, a member hung', () => {
 
   test('a follower hung (SIGSTOP): changes still arrive; within the keepalive time when the agent watched through it', async () => {
     const [b1, b2] = backends.ports;
-    const port = await freePort();
-    const inst = (p: number) => JSON.stringify({ address: '127.0.0.1', port: p });
     const leader = await cluster.leader();
     hung = cluster.members.find((m) => m !== leader)!;
     const others = cluster.members.filter((m) => m !== hung);
     ec = new Etcd3({ hosts: others.map((m) => m.endpoint) });
-    await ec.put('/proxymgr/services/web').value(JSON.stringify({ type: 'etcd', endpoints: cluster.endpoints, prefix: '/instances/web', port }));
-    await ec.put('/instances/web/a').value(inst(b1));
-    agent = new AgentFixture({ serviceConfig: { type: 'etcd', endpoints: cluster.endpoints.join(','), prefix: '/proxymgr/services' } });
-    await agent.start();
-    expect(await sample(port, 3)).toEqual(new Set([backends.id(b1)]));
-    const client = new RuntimeClient(agent.socketPath);
-    const serving = async () => (await client.showServersState('web')).filter((s) => !s.maint).map((s) => s.port);
+    const web = await serveWeb(cluster, ec, backends);
+    agent = web.agent;
+    const { serving } = web;
     const from = agent.mark();
     hung.pause();
     const t0 = Date.now();

@@ -226,6 +226,15 @@ describe('etcd outages', () => {
     for (const ms of times) expect(ms).toBeLessThan(15_000);
   }, 600_000);
 
+  /** `web` read through a TCP relay (`proxy`) to etcd, with a third instance c (b3) that has arrived. */
+  async function behindProxy(): Promise<RuntimeClient> {
+    proxy = await new TcpProxy(etcd.clientPort).start();
+    const { client } = await setup(proxy.endpoint);
+    await ec.put('/instances/web/c').value(inst(backends.ports[2]));
+    await waitUntil('c to arrive', async () => (await haproxyServers(client)).length === 3, 5000, 10);
+    return client;
+  }
+
   /** Cuts the agent off etcd, lets `change` run on etcd meanwhile, restores; returns the fewest servers seen during the cut. */
   async function cutAndChange(client: RuntimeClient, change: () => Promise<void>): Promise<number> {
     proxy!.cut();
@@ -243,11 +252,8 @@ describe('etcd outages', () => {
   }
 
   test('a compaction during a disconnect: exactly one re-read, then HAProxy runs exactly what etcd holds; 0 reloads', async () => {
-    proxy = await new TcpProxy(etcd.clientPort).start();
     const [b1, b2, b3, b4] = backends.ports;
-    const { client } = await setup(proxy.endpoint);
-    await ec.put('/instances/web/c').value(inst(b3));
-    await waitUntil('c to arrive', async () => (await haproxyServers(client)).length === 3, 5000, 10);
+    const client = await behindProxy();
     const from = agent.mark();
     let compactedAt = 0;
     const minServers = await cutAndChange(client, async () => {
@@ -278,11 +284,8 @@ describe('etcd outages', () => {
   });
 
   test('a disconnect without compaction: the watch resumes from the last revision, no re-read, each change applied once', async () => {
-    proxy = await new TcpProxy(etcd.clientPort).start();
     const [b1, b2, b3, b4] = backends.ports;
-    const { client } = await setup(proxy.endpoint);
-    await ec.put('/instances/web/c').value(inst(b3));
-    await waitUntil('c to arrive', async () => (await haproxyServers(client)).length === 3, 5000, 10);
+    const client = await behindProxy();
     const from = agent.mark();
     const minServers = await cutAndChange(client, async () => {
       await ec.put('/instances/web/d').value(inst(b4));

@@ -1,5 +1,6 @@
 import { connect } from 'node:net';
-import type { AgentFixture } from './agent';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { AgentFixture } from './agent';
 
 // The HTTP API's services calls (/api/services) as a deploy pipeline makes them, for every service-config source.
 
@@ -48,4 +49,19 @@ export async function startWithTokens(agent: AgentFixture): Promise<void> {
     delete process.env.PM_SVC_READ;
   }
   await agent.waitLog((l) => l.event === 'api_listening');
+}
+
+/**
+ * Two agents on one service config, their APIs on `apiA` and `apiB`, started with the tokens.
+ * The second serves on 127.0.0.2, so both can open the same service port. Each is pushed on
+ * `agents` before it starts, so that the caller's cleanup stops it whatever happens.
+ */
+export async function startTwoAgents(serviceConfig: Record<string, string>, apiA: number, apiB: number, agents: AgentFixture[]): Promise<[AgentFixture, AgentFixture]> {
+  const a = new AgentFixture({ serviceConfig, extraYaml: apiYaml(apiA) });
+  const b = new AgentFixture({ serviceConfig, extraYaml: apiYaml(apiB) });
+  writeFileSync(b.configFile, readFileSync(b.configFile, 'utf8').replace('haproxy:\n', 'haproxy:\n  bind_address: 127.0.0.2\n'));
+  agents.push(a, b);
+  await startWithTokens(a);
+  await startWithTokens(b);
+  return [a, b];
 }
