@@ -15,6 +15,7 @@ import { readiness } from './probes';
 import { apiTokens, roleAllows, TokenSet, type Role } from './tokens';
 import { createServiceStore } from '../service-config';
 import type { ServiceStore } from '../service-config/store';
+import type { RegistryNames } from '../config/registry-names';
 import { precondition, ServiceDefinitions, summarize, type Reply } from './service-definitions';
 import type { ApiTlsMaterial } from './tls';
 import { TlsServing } from './tls-serving';
@@ -50,8 +51,10 @@ export class ApiServer {
     private readonly dashboard?: Dashboard,
     /** Where `PUT/DELETE /api/services/NAME` write (`ApiServer.storeOf`); without one those calls answer 501. */
     store?: ServiceStore,
+    /** The ensembles and clusters a PUT blob may name (the loaded proxymgr.yml). */
+    registries?: RegistryNames,
   ) {
-    this.definitions = new ServiceDefinitions(store);
+    this.definitions = new ServiceDefinitions(store, registries);
     this.tokens = tokens instanceof TokenSet ? tokens : new TokenSet(tokens ? [{ name: 'default', secret: tokens, role: 'admin' }] : []);
   }
 

@@ -5,6 +5,7 @@ import { createServiceStore } from '../service-config';
 import { PreconditionFailed, StoreConflict, type Precondition, type ServiceStore } from '../service-config/store';
 import { WATCHER_SCHEMAS } from '../watchers';
 import type { Config } from '../config/load';
+import { undefinedRegistries, type RegistryNames } from '../config/registry-names';
 import { isNoAuth } from '../zk/errors';
 import { checkServiceFiles } from '../agent/service-files';
 
@@ -24,10 +25,13 @@ export class ServiceDefinitions {
   constructor(
     /** Without a store these calls answer 501. */
     private store?: ServiceStore,
+    /** The ensembles and clusters proxymgr.yml defines; without it a blob's names are not checked. */
+    private registries?: RegistryNames,
   ) {}
 
   /** For SIGHUP: a store for `service_config` as it is now (the same one kept if nothing changed). */
   reconfigure(config: Config): void {
+    this.registries = config;
     const next = createServiceStore(config);
     const same = (a: ServiceStore, b: ServiceStore) => a.describe() === b.describe() && a.identity?.() === b.identity?.();
     if (this.store && same(this.store, next)) return next.close();
@@ -66,8 +70,8 @@ export class ServiceDefinitions {
     }
     change.blob = blobSummary(raw);
     const parsed = parseServiceDefinition(name, raw, WATCHER_SCHEMAS);
-    // The files it names are checked on this host too: a blob this agent would refuse is not written.
-    const errors = parsed.ok ? checkServiceFiles(parsed.service.files) : parsed.errors;
+    // The files and registries it names are checked on this host too: a blob this agent would refuse is not written.
+    const errors = parsed.ok ? [...checkServiceFiles(parsed.service.files), ...(this.registries ? undefinedRegistries(this.registries, parsed.service.watcher) : [])] : parsed.errors;
     if (errors.length) return { status: 400, body: { error: `service ${name} is invalid: ${errors.join('; ')}`, errors } };
     try {
       const r = await this.store.write(name, raw, cond);

@@ -37,7 +37,7 @@ export async function startExtras(config: Config, agent: Agent, log: Logger, fee
     const { stats_interval_ms, history_max_servers } = config.api;
     const sampler = new StatsSampler(agent.client, stats_interval_ms, history_max_servers);
     sampler.start();
-    api = new ApiServer(agent, agent.client, log, ApiServer.tokensOf(config, log), metrics, new Dashboard(agent, feed, sampler, history_max_servers), ApiServer.storeOf(config));
+    api = new ApiServer(agent, agent.client, log, ApiServer.tokensOf(config, log), metrics, new Dashboard(agent, feed, sampler, history_max_servers), ApiServer.storeOf(config), config);
     await api.listen(config.api.listen, config.apiTls);
     const server = api;
     stops.push(() => sampler.stop(), () => server.close());

@@ -65,7 +65,9 @@ export function endpointsTarget(flag: string): EtcdTarget {
  * Keeps the instance key `<prefix>/<address>:<port>` (for a socket, `<prefix>/<its server
  * name>`) attached to a lease while the local health check passes: the library keeps the
  * lease alive (every TTL/3); a failing check revokes the lease, which removes the key at
- * once; a passing one grants a new lease and puts the key again. A lease lost (etcd
+ * once; a passing one grants a new lease and puts the key again. A key deleted by hand
+ * while the check passes is put again at the next interval (one transaction per interval
+ * that writes nothing while the key is there). A lease lost (etcd
  * unreachable for longer than the TTL) is granted anew once etcd answers. A process killed
  * outright stops the keepalives: its key goes when the TTL runs out. Resolves when `signal`
  * aborts, after revoking the lease.
@@ -106,6 +108,12 @@ export async function registerEtcd(o: EtcdRegisterOptions & { prefix: string }, 
         if (ok && !lease) {
           lease = await grant();
           log.info({ event: 'registered', key, lease: await lease.grant(), ttl_s: ttl }, 'health check passes: instance registered');
+          lastError = undefined;
+        } else if (ok && lease) {
+          // A key deleted by hand while its lease lives comes back; one edited by hand is left as the operator made it.
+          const l = lease;
+          const r = await client.etcd.if(key, 'Create', '==', 0).then(l.put(key).value(data)).commit();
+          if (r.succeeded) log.warn({ event: 'reregistered', key }, 'instance key was deleted while the check passes: written again');
           lastError = undefined;
         } else if (!ok && lease) {
           const l = lease;

@@ -31,7 +31,8 @@ export function validateRegister(o: RegisterOptions): string[] {
  * Keeps an ephemeral instance znode `<path>/<address>:<port>` (for a socket,
  * `<path>/<its server name>`) while the local health
  * check passes (what Nerve does): deleted when the check fails, re-created when it
- * passes again or after a new ZooKeeper session. The znode and any parent it creates get
+ * passes again, after a new ZooKeeper session, or when it was deleted by hand (one
+ * `exists` per interval). The znode and any parent it creates get
  * the target's ACL. Resolves when `signal` aborts.
  */
 export async function register(o: RegisterOptions, target: ZkTarget, log: Logger, signal: AbortSignal): Promise<void> {
@@ -49,6 +50,10 @@ export async function register(o: RegisterOptions, target: ZkTarget, log: Logger
           await zk.putEphemeral(session.client, node, data, target.acl);
           registered = true;
           log.info({ event: 'registered', znode: node }, 'health check passes: instance registered');
+        } else if (ok && registered && !(await zk.exists(session.client, node))) {
+          // Deleted by hand (the session lives on): created again; one edited by hand is left as the operator made it.
+          await zk.putEphemeral(session.client, node, data, target.acl);
+          log.warn({ event: 'reregistered', znode: node }, 'instance znode was deleted while the check passes: created again');
         } else if (!ok && registered) {
           await zk.remove(session.client, node);
           registered = false;

@@ -50,6 +50,9 @@ export const zk = {
       throw err;
     }
   },
+  async exists(c: Client, path: string): Promise<boolean> {
+    return (await call<unknown>(`exists ${path}`, (cb) => c.exists(path, (e, st) => cb(e, st)))) != null;
+  },
   async children(c: Client, path: string): Promise<string[]> {
     try {
       return await call<string[]>(`list ${path}`, (cb) => c.getChildren(path, (e, ch) => cb(e, ch)));

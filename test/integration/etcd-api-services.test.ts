@@ -44,6 +44,10 @@ describe('services through the API, etcd source', () => {
     const bad = await call(apiA, 'PUT', '/api/services/shop', ADMIN, { ...blob, port: 'eighty' });
     expect(bad.status).toBe(400);
     expect(bad.json.errors).toEqual([expect.stringMatching(/^port: /)]);
+    // A cluster this agent's proxymgr.yml does not define would be a source error on every sidecar.
+    const nowhere = await call(apiA, 'PUT', '/api/services/shop', ADMIN, { type: 'etcd', cluster: 'nowhere', prefix: '/x', port: shopPort });
+    expect(nowhere.status).toBe(400);
+    expect(nowhere.json.errors).toEqual([expect.stringMatching(/^cluster: "nowhere" is not defined in .*\(etcd\.clusters\)$/)]);
     expect(await ec.getAll().prefix('/api_test/').keys()).toEqual([]);
 
     const put = await call(apiA, 'PUT', '/api/services/shop', ADMIN, blob);

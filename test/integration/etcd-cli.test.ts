@@ -153,6 +153,17 @@ describe('etcd CLI', () => {
       await waitUntil('A to come back', async () => (await inHaproxy()).includes(b1), 10_000, 20);
       console.log(`etcd register: check passing again -> instance back in ${Date.now() - t0} ms`);
 
+      // An operator's edit of C's key stays (five intervals later it is still theirs); the key deleted by hand comes back on its lease.
+      const keyC = `/instances/app/127.0.0.1:${b3}`;
+      const leaseC = (await ec.get(keyC).exec()).kvs[0].lease;
+      await ec.put(keyC).value(JSON.stringify({ address: '127.0.0.1', port: b3, weight: 0 })).lease(leaseC).exec();
+      await new Promise((r) => setTimeout(r, 500));
+      expect(JSON.parse((await ec.get(keyC).string())!)).toEqual({ address: '127.0.0.1', port: b3, weight: 0 });
+      await ec.delete().key(keyC).exec();
+      await waitUntil('the key deleted by hand to come back', async () => (await ec.get(keyC).exec()).kvs.length === 1, 5000, 50);
+      expect((await ec.get(keyC).exec()).kvs[0].lease).toBe(leaseC);
+      expect(c.logs.some((l) => l.event === 'reregistered')).toBe(true);
+
       // B is killed outright: no revoke; its key goes when the lease's TTL (3 s) runs out, and only its key.
       b.proc.kill('SIGKILL');
       await exited(b.proc);

@@ -65,6 +65,13 @@ describe('ZooKeeper CLI', () => {
       await waitUntil('the instance to be removed when unhealthy', async () => !(await exists()), 5000);
       up = true;
       await waitUntil('the instance to come back', exists, 5000);
+      // An operator's edit stays (five intervals later it is still theirs); a znode deleted by hand comes back.
+      await zc.put(node, { address: '127.0.0.1', port, weight: 0 });
+      await new Promise((r) => setTimeout(r, 500));
+      expect(JSON.parse((await zc.get(node)).toString())).toEqual({ address: '127.0.0.1', port, weight: 0 });
+      await zc.remove(node);
+      await waitUntil('the instance deleted by hand to come back', exists, 5000);
+      expect(JSON.parse((await zc.get(node)).toString())).toEqual({ address: '127.0.0.1', port, weight: 3 });
       proc.kill('SIGTERM');
       await new Promise((r) => proc.once('exit', r));
       expect(await exists()).toBe(false);
