@@ -1,4 +1,5 @@
 import { circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen, isBrokenCircuitError, type IBackoff, type IDefaultPolicyContext, type IPolicy } from 'cockatiel';
+import { InterceptingCall, type Interceptor } from '@grpc/grpc-js';
 import { Etcd3, isRecoverableError } from 'etcd3';
 import { describeEtcdTarget, etcdClientKey, type EtcdTarget } from './target';
 
@@ -7,6 +8,25 @@ const CALL_DEADLINE_MS = 5_000;
 
 /** How long a member that took a watch stream and never answered is skipped. */
 const SHUN_MS = 30_000;
+
+/**
+ * etcd's "require leader" flag on the watch stream (gRPC metadata `hasleader: true`, what
+ * etcd's own Go client sends for WithRequireLeader): a member refuses the stream while it
+ * has no leader, and ends it once it has had none for about three election timeouts. A
+ * member cut off from its quorum would otherwise keep the stream open and silent, and every
+ * watcher behind it would keep stale servers until it rejoined; ended, the stream is opened
+ * again on a member that has a leader. The library has no option for it; a call option
+ * (an interceptor, the metadata copied so the library's shared auth metadata is untouched)
+ * adds it.
+ */
+const requireLeader: Interceptor = (opts, nextCall) =>
+  new InterceptingCall(nextCall(opts), {
+    start(metadata, listener, next) {
+      const md = metadata.clone();
+      md.set('hasleader', 'true');
+      next(md, listener);
+    },
+  });
 
 /** An endpoint without its scheme, as the library's hosts name themselves. */
 const bare = (endpoint: string) => endpoint.replace(/^https?:\/\//, '');
@@ -37,6 +57,7 @@ function hostPolicy(host: string, shunned: Map<string, number>): IPolicy<IDefaul
  *   after an outage the first calls reach etcd within a second of its return.
  * - A broken watch stream is re-opened after 100 ms, doubling to at most 2 s (the library's
  *   default grows to 30 s, which would keep changes away for up to 30 s after an outage).
+ * - Watch streams require a leader (`requireLeader`).
  * - A member that took the watch stream and never answered is skipped for 30 s
  *   (`restartWatchStream`): otherwise the library picks it again at random.
  */
@@ -51,7 +72,7 @@ function options(t: EtcdTarget, shunned: Map<string, number>) {
       'grpc.initial_reconnect_backoff_ms': 100,
       'grpc.max_reconnect_backoff_ms': 2_000,
     },
-    defaultCallOptions: (ctx: { isStream: boolean }) => (ctx.isStream ? {} : { deadline: Date.now() + CALL_DEADLINE_MS }),
+    defaultCallOptions: (ctx: { service: string; isStream: boolean }) => (ctx.service === 'Watch' ? { interceptors: [requireLeader] } : ctx.isStream ? {} : { deadline: Date.now() + CALL_DEADLINE_MS }),
     faultHandling: {
       host: (host: string) => hostPolicy(host, shunned),
       // The library takes a backoff factory here (it calls next() for the first delay) but types it as a backoff.

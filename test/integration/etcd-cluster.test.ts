@@ -47,30 +47,38 @@ async function serveWeb(cluster: TestEtcdCluster, writer: Etcd3, backends: Backe
   return { agent, port, client, serving };
 }
 
-// Every host's sidecar watches the same cluster: losing its leader must not cost a request, a server or a change.
-describe('3-member etcd cluster', () => {
-  let cluster: TestEtcdCluster;
-  let ec: Etcd3;
-  let writer: Etcd3 | undefined;
-  let backends: Backends;
-  let agent: AgentFixture;
+/**
+ * A 3-member cluster (tuned timing), a client on all of it and `backendCount` backends for
+ * one describe block; the agent and writer a test sets in it are closed after the block.
+ */
+function clusterSuite(backendCount: number, partitionable = false) {
+  const s = {} as { cluster: TestEtcdCluster; ec: Etcd3; backends: Backends; writer?: Etcd3; agent?: AgentFixture; hung?: TestEtcd };
   beforeAll(async () => {
-    cluster = await new TestEtcdCluster().start(3, TIMING);
-    ec = new Etcd3({ hosts: cluster.endpoints });
-    backends = await startBackends(3);
+    s.cluster = await new TestEtcdCluster().start(3, TIMING, partitionable);
+    s.ec = new Etcd3({ hosts: s.cluster.endpoints });
+    s.backends = await startBackends(backendCount);
   });
   afterAll(async () => {
-    ec.close();
-    writer?.close();
-    await agent?.cleanup();
-    await cluster.cleanup();
-    await backends.close();
+    s.hung?.resume();
+    s.cluster.heal();
+    s.ec.close();
+    s.writer?.close();
+    await s.agent?.cleanup();
+    await s.cluster.cleanup();
+    await s.backends.close();
   });
+  return s;
+}
+
+// Every host's sidecar watches the same cluster: losing its leader must not cost a request, a server or a change.
+describe('3-member etcd cluster', () => {
+  const s = clusterSuite(3);
 
   test('leader killed under load: the next change reaches HAProxy within 2 s of the kill; 0 failed requests, 0 servers lost, 0 reloads', async () => {
+    const { cluster, ec, backends } = s;
     const [b1, b2, b3] = backends.ports;
     const web = await serveWeb(cluster, ec, backends);
-    agent = web.agent;
+    const agent = (s.agent = web.agent);
     const { port, serving } = web;
     const from = agent.mark();
     const load = startLoad(port, 4, 30_000);
@@ -87,7 +95,7 @@ describe('3-member etcd cluster', () => {
     const leader: TestEtcd = await cluster.leader();
     const survivors = cluster.members.filter((m) => m !== leader);
     // Short deadlines: a write stuck on the lost leader is given up and tried again, as a registering instance would.
-    writer = new Etcd3({ hosts: survivors.map((m) => m.endpoint), defaultCallOptions: () => ({ deadline: Date.now() + 500 }) });
+    const writer = (s.writer = new Etcd3({ hosts: survivors.map((m) => m.endpoint), defaultCallOptions: () => ({ deadline: Date.now() + 500 }) }));
     const t0 = Date.now();
     await leader.stop();
     const attempts = await putRetrying(writer, '/instances/web/b', inst(b2));
@@ -124,33 +132,17 @@ describe('3-member etcd cluster', () => {
 // A member that hangs (a frozen VM, a path that drops packets) keeps its TCP connections open:
 // only gRPC keepalive tells the agent that its watch there is dead.
 describe('3-member etcd cluster, a member hung', () => {
-  let cluster: TestEtcdCluster;
-  let ec: Etcd3;
-  let writer: Etcd3 | undefined;
-  let backends: Backends;
-  let agent: AgentFixture;
-  let hung: TestEtcd | undefined;
-  beforeAll(async () => {
-    cluster = await new TestEtcdCluster().start(3, TIMING);
-    backends = await startBackends(2);
-  });
-  afterAll(async () => {
-    hung?.resume();
-    ec?.close();
-    writer?.close();
-    await agent?.cleanup();
-    await cluster.cleanup();
-    await backends.close();
-  });
+  const s = clusterSuite(2);
 
   test('a follower hung (SIGSTOP): changes still arrive; within the keepalive time when the agent watched through it', async () => {
+    const { cluster, backends } = s;
     const [b1, b2] = backends.ports;
     const leader = await cluster.leader();
-    hung = cluster.members.find((m) => m !== leader)!;
+    const hung = (s.hung = cluster.members.find((m) => m !== leader)!);
     const others = cluster.members.filter((m) => m !== hung);
-    ec = new Etcd3({ hosts: others.map((m) => m.endpoint) });
+    const ec = (s.writer = new Etcd3({ hosts: others.map((m) => m.endpoint) }));
     const web = await serveWeb(cluster, ec, backends);
-    agent = web.agent;
+    const agent = (s.agent = web.agent);
     const { serving } = web;
     const from = agent.mark();
     hung.pause();
@@ -168,4 +160,47 @@ describe('3-member etcd cluster, a member hung', () => {
     expect(ms).toBeLessThan(25_000);
     hung.resume();
   }, 90_000);
+});
+
+// A member cut off from its quorum keeps running and keeps its clients' connections: without
+// etcd's "require leader" flag its watch streams stay open and silent until it rejoins.
+describe('3-member etcd cluster, a member partitioned away', () => {
+  const s = clusterSuite(2, true);
+
+  test('the member the agent watches through loses its quorum: the watch moves to a member with a leader and the change arrives', async () => {
+    const { cluster, ec, backends } = s;
+    const [b1, b2] = backends.ports;
+    const web = await serveWeb(cluster, ec, backends);
+    const agent = (s.agent = web.agent);
+    const { serving } = web;
+    // The agent's one client has one watch stream: on which member?
+    let watched: TestEtcd | undefined;
+    await waitUntil('the agent\'s watch stream on a member', async () => {
+      for (const m of cluster.members) if ((await cluster.watchStreams(m)) > 0) watched = m;
+      return watched !== undefined;
+    }, 10_000, 100);
+    const others = cluster.members.filter((m) => m !== watched);
+    const writer = (s.writer = new Etcd3({ hosts: others.map((m) => m.endpoint), defaultCallOptions: () => ({ deadline: Date.now() + 500 }) }));
+    const from = agent.mark();
+    const wasLeader = (await cluster.leader()) === watched;
+    const t0 = Date.now();
+    cluster.isolate(watched!);
+    const attempts = await putRetrying(writer, '/instances/web/b', inst(b2));
+    const writtenMs = Date.now() - t0;
+    await waitUntil('the change written on the majority side to reach HAProxy', async () => (await serving()).includes(b2), 20_000, 10).catch((err: Error) => {
+      const lines = agent.logs.slice(from).filter((l) => /source|etcd|service_config/.test(String(l.event)));
+      throw new Error(`${err.message}; agent said: ${lines.map((l) => JSON.stringify(l)).join('\n')}`);
+    });
+    const ms = Date.now() - t0;
+    const broke = agent.events('source_error', from).map((l) => String(l.error));
+    console.log(
+      `etcd ${watched!.name} (${wasLeader ? 'the leader' : 'a follower'}, the agent's watch on it) partitioned away (election ${TIMING.electionMs} ms): ` +
+        `write accepted after ${writtenMs} ms (${attempts} attempts), change in HAProxy after ${ms} ms; the agent saw: ${broke[0] ?? 'nothing'}; ` +
+        `watch streams on it now ${await cluster.watchStreams(watched!)}`,
+    );
+    expect(await serving()).toContain(b1);
+    // etcd ends a leaderless member's "require leader" streams after about three election timeouts.
+    expect(ms).toBeLessThan(10_000);
+    expect(agent.events('reload', from)).toHaveLength(0);
+  }, 60_000);
 });

@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { Etcd3 } from 'etcd3';
 import { freePorts, waitUntil } from './net';
 import { killChild } from './process';
+import { TcpProxy } from './tcp-proxy';
 
 const run = promisify(execFile);
 
@@ -23,6 +24,8 @@ export class TestEtcd {
   readonly dir = mkdtempSync(join(process.env.PROXYMGR_ETCD_TMP ?? (process.platform === 'linux' ? '/dev/shm' : tmpdir()), 'pmgr-etcd-'));
   clientPort = 0;
   peerPort = 0;
+  /** The peer port the others are told to use (a relay in front of `peerPort`); `peerPort` when 0. */
+  advertisedPeerPort = 0;
   /** `name=http://127.0.0.1:peer,...`: set by TestEtcdCluster; a single member is a cluster of itself. */
   initialCluster?: string;
   tls?: EtcdTlsFiles;
@@ -41,6 +44,7 @@ export class TestEtcd {
   async start(wait = true): Promise<this> {
     if (!this.clientPort) [this.clientPort, this.peerPort] = await freePorts(2);
     const peer = `http://127.0.0.1:${this.peerPort}`;
+    const advertised = `http://127.0.0.1:${this.advertisedPeerPort || this.peerPort}`;
     const tls = this.tls ? ['--cert-file', this.tls.certFile, '--key-file', this.tls.keyFile, '--trusted-ca-file', this.tls.caFile, ...(this.tls.client ? ['--client-cert-auth'] : [])] : [];
     this.proc = spawn(
       'etcd',
@@ -50,8 +54,8 @@ export class TestEtcd {
         '--listen-client-urls', this.endpoint,
         '--advertise-client-urls', this.endpoint,
         '--listen-peer-urls', peer,
-        '--initial-advertise-peer-urls', peer,
-        '--initial-cluster', this.initialCluster ?? `${this.name}=${peer}`,
+        '--initial-advertise-peer-urls', advertised,
+        '--initial-cluster', this.initialCluster ?? `${this.name}=${advertised}`,
         '--initial-cluster-state', this.started ? 'existing' : 'new',
         '--initial-cluster-token', 'proxymgr-test',
         '--logger', 'zap',
@@ -113,6 +117,8 @@ export class TestEtcd {
 /** A 3-member cluster on 127.0.0.1, for leader-failure tests. */
 export class TestEtcdCluster {
   readonly members: TestEtcd[] = [];
+  /** With `partitionable`: the relay in front of each member's peer port, and its member id (hex). */
+  private readonly peers = new Map<TestEtcd, { relay: TcpProxy; id: string }>();
 
   get endpoints(): string[] {
     return this.members.map((m) => m.endpoint);
@@ -122,15 +128,20 @@ export class TestEtcdCluster {
    * `timing` sets the raft heartbeat and election timeout (etcd's defaults, 100 and 1000 ms,
    * are meant for a network between hosts; with them a new leader takes 1-2 s on loopback).
    */
-  async start(size = 3, timing?: { heartbeatMs: number; electionMs: number }): Promise<this> {
+  async start(size = 3, timing?: { heartbeatMs: number; electionMs: number }, partitionable = false): Promise<this> {
     const ports = await freePorts(2 * size);
     for (let i = 0; i < size; i++) {
       const m = new TestEtcd(`m${i + 1}`);
       m.clientPort = ports[2 * i];
       m.peerPort = ports[2 * i + 1];
+      if (partitionable) {
+        const relay = await new TcpProxy(m.peerPort).start();
+        m.advertisedPeerPort = relay.port;
+        this.peers.set(m, { relay, id: '' });
+      }
       this.members.push(m);
     }
-    const initial = this.members.map((m) => `${m.name}=http://127.0.0.1:${m.peerPort}`).join(',');
+    const initial = this.members.map((m) => `${m.name}=http://127.0.0.1:${m.advertisedPeerPort || m.peerPort}`).join(',');
     for (const m of this.members) {
       m.initialCluster = initial;
       if (timing) m.extraArgs = ['--heartbeat-interval', String(timing.heartbeatMs), '--election-timeout', String(timing.electionMs)];
@@ -138,7 +149,39 @@ export class TestEtcdCluster {
     // Members wait for a quorum before they serve: start all, then wait.
     await Promise.all(this.members.map((m) => m.start(false)));
     await Promise.all(this.members.map((m) => m.waitServing()));
+    if (partitionable) {
+      // id, status, name, peer urls, client urls, is learner
+      const rows = (await this.members[0].ctl(['member', 'list', '-w', 'simple'])).trim().split('\n');
+      for (const row of rows) {
+        const [id, , name] = row.split(',').map((f) => f.trim());
+        const m = this.members.find((x) => x.name === name);
+        if (m) this.peers.get(m)!.id = id;
+      }
+    }
     return this;
+  }
+
+  /**
+   * Cuts `m` off from the other members (a network partition; it keeps running and keeps
+   * its clients): its relay refuses everyone, the others' relays refuse raft requests from
+   * it, and every peer connection is reset so that only admitted ones come back.
+   */
+  isolate(m: TestEtcd): void {
+    const from = `X-Server-From: ${this.peers.get(m)!.id}\r\n`;
+    for (const [member, { relay }] of this.peers) {
+      relay.admit = member === m ? () => false : (head) => !head.includes(from);
+      relay.resetAll();
+    }
+  }
+
+  heal(): void {
+    for (const { relay } of this.peers.values()) relay.admit = undefined;
+  }
+
+  /** How many watch streams each member serves now (etcd's own gauge on its client port). */
+  async watchStreams(m: TestEtcd): Promise<number> {
+    const text = await fetch(`${m.endpoint}/metrics`).then((r) => r.text());
+    return Number(/^etcd_debugging_mvcc_watch_stream_total (\S+)$/m.exec(text)?.[1] ?? 0);
   }
 
   /**
@@ -158,5 +201,6 @@ export class TestEtcdCluster {
 
   async cleanup(): Promise<void> {
     await Promise.all(this.members.map((m) => m.cleanup()));
+    await Promise.all([...this.peers.values()].map((p) => p.relay.close()));
   }
 }

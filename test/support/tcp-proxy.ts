@@ -7,13 +7,19 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 export class TcpProxy {
   private server?: Server;
   private readonly open = new Set<Socket>();
-  /** Every socket it ever made or accepted, so that `close` leaves none behind (one kept jest from exiting). */
+  /** Every socket it ever made or accepted, so that `close` leaves none behind. */
   private readonly all = new Set<Socket>();
   private isCut = false;
   private isHung = false;
   port = 0;
   /** Connections accepted and relayed (refused ones not counted). */
   accepted = 0;
+  /**
+   * When set, a new connection is relayed only if this accepts its first bytes (an HTTP
+   * request's head): etcd's peers name themselves in every raft request (`X-Server-From`),
+   * so a test can cut one member off from the others on their shared peer ports.
+   */
+  admit?: (head: string) => boolean;
 
   constructor(
     private readonly targetPort: number,
@@ -55,6 +61,12 @@ export class TcpProxy {
     }
   }
 
+  /** Resets every relayed connection; new ones are relayed as usual (through `admit`, if set). */
+  resetAll(): void {
+    for (const s of this.open) s.resetAndDestroy();
+    this.open.clear();
+  }
+
   /** Relays again; connections cut off or held by `hang` are reset. */
   restore(): void {
     if (this.isHung) this.cut();
@@ -81,8 +93,27 @@ export class TcpProxy {
       client.pause();
       return;
     }
+    if (this.admit) {
+      const admit = this.admit;
+      let head = '';
+      const onData = (chunk: Buffer) => {
+        head += chunk.toString('latin1');
+        if (!head.includes('\r\n\r\n') && head.length < 8192) return;
+        client.off('data', onData);
+        client.pause();
+        if (admit(head)) this.pipe(client, Buffer.from(head, 'latin1'));
+        else client.resetAndDestroy();
+      };
+      client.on('data', onData).on('error', () => undefined);
+      return;
+    }
+    this.pipe(client);
+  }
+
+  private pipe(client: Socket, head?: Buffer): void {
     this.accepted++;
     const upstream = this.track(connect({ port: this.targetPort, host: this.targetHost }));
+    if (head) upstream.write(head);
     this.open.add(client);
     this.open.add(upstream);
     // Either side going ends both, as a broken path would.
