@@ -197,6 +197,13 @@ const ACL_HELP = 'ACL of the znodes created, e.g. "digest:platform:HASH:all,worl
 const loadFor = (file: string, flags: ZkCliFlags) =>
   load(file, { zkCredentials: !hasCliCredentials(flags, process.env), etcdCredentials: !hasEtcdCliCredentials(flags, process.env), apiTls: false });
 
+/**
+ * A one-shot command's end: exit with its code now rather than when the event loop drains.
+ * After gRPC use (etcd), Node's own teardown was seen to spin forever with nothing left
+ * open (docs/etcd-facts.md, "may never exit by itself"). Output is written synchronously (files, and pipes on Linux).
+ */
+const exitWhenDone = (code: number): never => process.exit(code);
+
 const service = program.command('service').description('manage service definitions in the configured ZooKeeper or etcd');
 service
   .command('put <name>')
@@ -206,7 +213,7 @@ service
   .option('--auth-file <file>', AUTH_HELP)
   .option('--acl <spec>', `ZooKeeper: ${ACL_HELP}`)
   .action(async (name: string, o: { config: string; file: string } & ZkCliFlags) => {
-    process.exitCode = await serviceCommand(loadFor(o.config, o), 'put', name, o.file, o);
+    exitWhenDone(await serviceCommand(loadFor(o.config, o), 'put', name, o.file, o));
   });
 for (const [action, args, what] of [
   ['get', '<name>', 'print a service blob'],
@@ -221,7 +228,7 @@ for (const [action, args, what] of [
     .action(async (...a: unknown[]) => {
       const name = args ? (a[0] as string) : undefined;
       const o = (args ? a[1] : a[0]) as { config: string } & ZkCliFlags;
-      process.exitCode = await serviceCommand(loadFor(o.config, o), action, name, undefined, o);
+      exitWhenDone(await serviceCommand(loadFor(o.config, o), action, name, undefined, o));
     });
 }
 

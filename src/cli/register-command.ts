@@ -30,6 +30,9 @@ async function untilSignal(run: (log: Logger, signal: AbortSignal) => Promise<vo
   process.on('SIGTERM', () => stop.abort());
   process.on('SIGINT', () => stop.abort());
   await run(createLogger('info'), stop.signal);
+  // Deregistered: exit now rather than when the event loop drains. After gRPC use (etcd),
+  // Node's own teardown was seen to spin forever with nothing left open (docs/etcd-facts.md, "may never exit by itself").
+  process.exit(0);
 }
 
 /**
