@@ -3,11 +3,19 @@ import { EtcdAuthenticationFailedError, EtcdPermissionDeniedError, isRecoverable
 import { briefError } from '../etcd/client';
 import { EtcdCredentials, readEtcdCredentials } from '../etcd/credentials';
 import { describeEtcdTarget, type EtcdTarget } from '../etcd/target';
+import { credentialsFromCli, hasCredentialsFromCli, type CredentialSources } from './cli-credentials';
 
 /** A file holding `user:password` for the CLI commands against etcd (read when --auth-file is not given). */
 export const ETCD_AUTH_FILE_ENV = 'PROXYMGR_ETCD_AUTH_FILE';
 /** `user:password` itself (when neither --auth-file nor PROXYMGR_ETCD_AUTH_FILE is given). */
 export const ETCD_AUTH_ENV = 'PROXYMGR_ETCD_AUTH';
+
+const ETCD_SOURCES: CredentialSources<EtcdCredentials> = {
+  fileEnv: ETCD_AUTH_FILE_ENV,
+  valueEnv: ETCD_AUTH_ENV,
+  readFile: (file, env) => readEtcdCredentials({ credentials_file: file }, process.cwd(), env),
+  parse: (text) => EtcdCredentials.parse(text),
+};
 
 export interface EtcdCliFlags {
   authFile?: string;
@@ -19,16 +27,7 @@ export interface EtcdCliFlags {
  * proxymgr.yml's apply). A platform operator writes as themselves, not as the sidecars' reader.
  */
 export function etcdCliCredentials(flags: EtcdCliFlags, env: NodeJS.ProcessEnv): { ok: true; value?: EtcdCredentials } | { ok: false; error: string } {
-  const file = flags.authFile ?? (env[ETCD_AUTH_FILE_ENV] || undefined);
-  if (file !== undefined) {
-    const r = readEtcdCredentials({ credentials_file: file }, process.cwd(), env);
-    return r.ok ? r : { ok: false, error: `${flags.authFile !== undefined ? '--auth-file' : ETCD_AUTH_FILE_ENV}: ${r.error}` };
-  }
-  if (env[ETCD_AUTH_ENV]) {
-    const r = EtcdCredentials.parse(env[ETCD_AUTH_ENV]);
-    return r.ok ? r : { ok: false, error: `${ETCD_AUTH_ENV} ${r.error}` };
-  }
-  return { ok: true };
+  return credentialsFromCli(ETCD_SOURCES, flags, env);
 }
 
 /** The target a CLI command uses: proxymgr.yml's (or bare --etcd endpoints), with the command line's credentials in place of its own. */
@@ -40,7 +39,7 @@ export function etcdCliTarget(base: EtcdTarget, flags: EtcdCliFlags, env: NodeJS
 
 /** Whether the command line brings its own etcd credentials, so that proxymgr.yml's need not be read. */
 export function hasEtcdCliCredentials(flags: EtcdCliFlags, env: NodeJS.ProcessEnv): boolean {
-  return flags.authFile !== undefined || !!env[ETCD_AUTH_FILE_ENV] || !!env[ETCD_AUTH_ENV];
+  return hasCredentialsFromCli(ETCD_SOURCES, flags, env);
 }
 
 /**

@@ -2,11 +2,19 @@ import { parseAcl, needsCredentials } from '../zk/acl';
 import { readCredentials, ZkCredentials } from '../zk/auth';
 import { withCredentials } from '../zk/ensembles';
 import type { ZkTarget } from '../zk/target';
+import { credentialsFromCli, hasCredentialsFromCli, type CredentialSources } from './cli-credentials';
 
 /** A file holding `user:password` for the CLI commands (read when --auth-file is not given). */
 export const AUTH_FILE_ENV = 'PROXYMGR_ZK_AUTH_FILE';
 /** `user:password` itself, for the CLI commands (when neither --auth-file nor PROXYMGR_ZK_AUTH_FILE is given). */
 export const AUTH_ENV = 'PROXYMGR_ZK_AUTH';
+
+const ZK_SOURCES: CredentialSources<ZkCredentials> = {
+  fileEnv: AUTH_FILE_ENV,
+  valueEnv: AUTH_ENV,
+  readFile: (file, env) => readCredentials({ scheme: 'digest', credentials_file: file }, process.cwd(), env),
+  parse: (text) => ZkCredentials.parse(text),
+};
 
 export interface ZkCliFlags {
   authFile?: string;
@@ -19,16 +27,7 @@ export interface ZkCliFlags {
  * A platform operator's `service put` uses their own identity, not the sidecars' read-only one.
  */
 export function cliCredentials(flags: ZkCliFlags, env: NodeJS.ProcessEnv): { ok: true; value?: ZkCredentials } | { ok: false; error: string } {
-  const file = flags.authFile ?? (env[AUTH_FILE_ENV] || undefined);
-  if (file !== undefined) {
-    const r = readCredentials({ scheme: 'digest', credentials_file: file }, process.cwd(), env);
-    return r.ok ? r : { ok: false, error: `${flags.authFile !== undefined ? '--auth-file' : AUTH_FILE_ENV}: ${r.error}` };
-  }
-  if (env[AUTH_ENV]) {
-    const r = ZkCredentials.parse(env[AUTH_ENV]);
-    return r.ok ? r : { ok: false, error: `${AUTH_ENV} ${r.error}` };
-  }
-  return { ok: true };
+  return credentialsFromCli(ZK_SOURCES, flags, env);
 }
 
 /**
@@ -50,5 +49,5 @@ export function cliTarget(base: ZkTarget, flags: ZkCliFlags, env: NodeJS.Process
 
 /** Whether the command line brings its own credentials, so that proxymgr.yml's need not be read. */
 export function hasCliCredentials(flags: ZkCliFlags, env: NodeJS.ProcessEnv): boolean {
-  return flags.authFile !== undefined || !!env[AUTH_FILE_ENV] || !!env[AUTH_ENV];
+  return hasCredentialsFromCli(ZK_SOURCES, flags, env);
 }

@@ -1,6 +1,6 @@
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AgentFixture } from '../support/agent';
+import { AgentFixture, startWithEnv } from '../support/agent';
 import { startBackends, type Backends } from '../support/backends';
 import { freePort, sample } from '../support/net';
 
@@ -37,14 +37,7 @@ describe('least privilege', () => {
       extraYaml: `api:\n  listen: "127.0.0.1:${apiPort}"\n  token_env: PM_TEST_TOKEN\n  tokens:\n    - {name: viewer, token_file: viewer.token, role: read}\n    - {name: deploy, token_env: PM_TEST_ADMIN, role: admin}`,
     });
     writeFileSync(join(agent.dir, 'viewer.token'), `${READ_TOKEN}\n`, { mode: 0o600 });
-    Object.assign(process.env, { PM_TEST_TOKEN: TOKEN, PM_TEST_ADMIN: ADMIN_TOKEN });
-    try {
-      await agent.start();
-    } finally {
-      delete process.env.PM_TEST_TOKEN;
-      delete process.env.PM_TEST_ADMIN;
-    }
-    await agent.waitLog((l) => l.event === 'api_listening');
+    await startWithEnv(agent, { PM_TEST_TOKEN: TOKEN, PM_TEST_ADMIN: ADMIN_TOKEN });
     expect(await sample(port, 2)).toEqual(new Set([backends.id(backends.ports[0])]));
 
     const pid = await agent.haproxyPid();

@@ -197,3 +197,14 @@ export function runCli(args: string[]): Promise<{ code: number; stdout: string; 
     });
   });
 }
+
+/** Starts the agent with `vars` in its environment (set in this process for its start only), then waits for its API. */
+export async function startWithEnv(agent: AgentFixture, vars: Record<string, string>): Promise<void> {
+  Object.assign(process.env, vars);
+  try {
+    await agent.start();
+  } finally {
+    for (const name of Object.keys(vars)) delete process.env[name];
+  }
+  await agent.waitLog((l) => l.event === 'api_listening');
+}

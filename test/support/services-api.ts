@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { AgentFixture } from './agent';
+import { AgentFixture, startWithEnv } from './agent';
 
 // The HTTP API's services calls (/api/services) as a deploy pipeline makes them, for every service-config source.
 
@@ -40,15 +40,8 @@ export const apiYaml = (apiPort: number) =>
   ].join('\n');
 
 /** Starts the agent with the tokens in its environment (set for its start only) and waits for the API. */
-export async function startWithTokens(agent: AgentFixture): Promise<void> {
-  Object.assign(process.env, { PM_SVC_ADMIN: ADMIN, PM_SVC_READ: READ });
-  try {
-    await agent.start();
-  } finally {
-    delete process.env.PM_SVC_ADMIN;
-    delete process.env.PM_SVC_READ;
-  }
-  await agent.waitLog((l) => l.event === 'api_listening');
+export function startWithTokens(agent: AgentFixture): Promise<void> {
+  return startWithEnv(agent, { PM_SVC_ADMIN: ADMIN, PM_SVC_READ: READ });
 }
 
 /**
