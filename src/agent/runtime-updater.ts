@@ -134,10 +134,25 @@ export class RuntimeUpdater {
     const inLine = applied.filter((n) => !busy.has(n));
     const outcome: RuntimeOutcome = { applied, needReload, commands: plan.commands.length, planMs, retryInMs: retry.length ? Math.min(...retry) : undefined, inLine };
 
-    if (plan.commands.length || needReload.length) this.logPlan(trigger, plan.changes, outcome, performance.now() - t0);
+    if (plan.changes.length === 0 && needReload.length === 0 && plan.commands.length) this.logDeferred(trigger, plan.commands, replies, outcome, performance.now() - t0);
+    else if (plan.commands.length || needReload.length) this.logPlan(trigger, plan.changes, outcome, performance.now() - t0);
     // A pass that found HAProxy in line says so at debug: a check after a reload or a drift pass is otherwise silent.
     else this.log.debug({ event: 'runtime_checked', trigger, services: services.length }, 'HAProxy runs the desired servers');
     return outcome;
+  }
+
+  /**
+   * Commands with no change behind them finish what an earlier pass decided: the delete of a
+   * server whose drain ended, or one HAProxy refused while connections were attached. Not a
+   * drift: a drift pass that does only this says so, rather than "HAProxy had drifted".
+   */
+  private logDeferred(trigger: RuntimeTrigger, commands: readonly RuntimeCommand[], replies: readonly { ok: boolean }[], outcome: RuntimeOutcome, ms: number): void {
+    const ids = (ok: boolean) => [...new Set(commands.filter((c, i) => c.op === 'del' && replies[i]?.ok === ok).map((c) => `${c.service}/${c.server}`))];
+    const [deleted, waiting] = [ids(true), ids(false)];
+    const fields = { event: 'deferred_delete', trigger, deleted, waiting, runtime_cmds: outcome.commands, ms: Math.round(ms * 100) / 100 };
+    // A delete refused again is retried shortly; saying so on every retry would drown the log.
+    if (deleted.length) this.log.info(fields, `finished deferred deletes: ${deleted.join(', ')}${waiting.length ? `; still waiting: ${waiting.join(', ')}` : ''}`);
+    else this.log.debug(fields, `deferred deletes still waiting for connections: ${waiting.join(', ')}`);
   }
 
   private logPlan(trigger: RuntimeTrigger, changes: ServiceChange[], outcome: RuntimeOutcome, ms: number): void {

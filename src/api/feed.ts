@@ -6,6 +6,7 @@ const FEED_EVENTS = new Set([
   'reload',
   'plan',
   'drift_repaired',
+  'deferred_delete',
   'apply_failed',
   'error_cleared',
   'service_defined',

@@ -58,7 +58,7 @@ describe('operator overrides are durable', () => {
     expect(agent.events('overrides_restored', from)[0]).toMatchObject({ count: 1 });
     expect((await b1State())?.maint).toBe(true);
     // The agent's own check after the takeover finds nothing to put back.
-    await agent.waitLog((l) => (l.event === 'runtime_checked' || l.event === 'plan') && l.trigger === 'after-reload', 5000, from);
+    await agent.waitLog((l) => l.event === 'runtime_swept' && l.trigger === 'after-reload', 5000, from);
     expect(agent.events('plan', from)).toEqual([]);
     expect((await b1State())?.maint).toBe(true);
     const result = await load.stop();

@@ -105,6 +105,52 @@ describe('membership, weight and drain changes go over the runtime API', () => {
     }
   });
 
+  test('with drain_ms, a removed server drains first and is deleted when the drain ends; one back before then returns', async () => {
+    const backends = await countingBackends(3);
+    const [a, b, c] = backends.ports;
+    const port = await freePort();
+    const blob = (ports: number[]) => ({ type: 'static', port, servers: ports.map((p) => `127.0.0.1:${p}`) });
+    const agent = new AgentFixture({ services: { web: blob([a, b, c]) }, runtime: { drain_ms: 1500, drift_interval_ms: 300 } });
+    const rc = new RuntimeClient(agent.socketPath);
+    const state = async () => new Map((await rc.showServersState('web')).map((s) => [s.port, s.maint ? 'maint' : s.drain ? 'drain' : 'ready']));
+    try {
+      await agent.start();
+      const pid = await agent.haproxyPid();
+      let from = agent.mark();
+      agent.writeService('web', blob([a]));
+      const plan = await agent.waitLog((l) => l.event === 'plan', 5000, from);
+      const changes = plan.changes as Array<{ service: string; removed: string[] }>;
+      expect(changes.map((ch) => ({ ...ch, removed: [...ch.removed].sort() }))).toEqual([{ service: 'web', removed: [`127.0.0.1:${b}`, `127.0.0.1:${c}`].sort() }]);
+      expect(await state()).toEqual(new Map([[a, 'ready'], [b, 'drain'], [c, 'drain']]));
+      // New requests go to the server that stays only.
+      const before = new Map(backends.hits);
+      for (let i = 0; i < 6; i++) await get(port);
+      expect([b, c].map((p) => backends.hits.get(p)! - before.get(p)!)).toEqual([0, 0]);
+
+      // c comes back while draining: set ready again, never deleted.
+      agent.writeService('web', blob([a, c]));
+      const back = await agent.waitLog((l) => l.event === 'plan' && JSON.stringify(l.changes).includes('returning'), 5000, from);
+      expect(back.changes).toEqual([{ service: 'web', returning: [`127.0.0.1:${c}`] }]);
+
+      // b is deleted once its drain is over, in a pass that says so; drift passes in the meantime find no drift.
+      const done = await agent.waitLog((l) => l.event === 'deferred_delete', 5000, from);
+      expect(done.deleted).toEqual([`web/127.0.0.1:${b}`]);
+      expect(Date.parse(done.time as string) - Date.parse(plan.time as string)).toBeGreaterThanOrEqual(1400);
+      expect(await state()).toEqual(new Map([[a, 'ready'], [c, 'ready']]));
+      expect(agent.events('drift_repaired', from)).toHaveLength(0);
+      expect(agent.events('reload', from)).toHaveLength(0);
+      expect(await agent.haproxyPid()).toBe(pid);
+
+      // c removed again: a fresh drain, then the delete.
+      from = agent.mark();
+      agent.writeService('web', blob([a]));
+      expect((await agent.waitLog((l) => l.event === 'deferred_delete', 5000, from)).deleted).toEqual([`web/127.0.0.1:${c}`]);
+    } finally {
+      await agent.cleanup();
+      await backends.close();
+    }
+  });
+
   test('a new service costs exactly one reload; 100 changes in 1 s with 10 new services cost at most 2', async () => {
     const backends = await countingBackends(4);
     const ports = await freePorts(14);

@@ -77,7 +77,7 @@ describe('typed service options with a real HAProxy', () => {
       const web = (ports: number[]) => ({ type: 'static', port, mode: 'http', balance: 'first', servers: ports.map(name) });
       agent = new AgentFixture({ services: { web: web([pC, pB, pA]) }, runtime: { drift_interval_ms: 0 } });
       await agent.start();
-      await agent.waitLog((l) => (l.event === 'runtime_checked' || l.event === 'plan') && l.trigger === 'after-reload');
+      await agent.waitLog((l) => l.event === 'runtime_swept' && l.trigger === 'after-reload');
       const lines = readFileSync(agent.configPath, 'utf8').split('\n').filter((l) => /^ {4}server /.test(l));
       expect(lines).toEqual([`    server ${name(pC)} ${name(pC)} id 10`, `    server ${name(pB)} ${name(pB)} id 20`, `    server ${name(pA)} ${name(pA)} id 30`]);
 
@@ -121,7 +121,7 @@ describe('typed service options with a real HAProxy', () => {
     await agent.start();
     // The agent checks HAProxy's servers right after it starts; a hand-made change before
     // that check is drift, and the check would put it back.
-    await agent.waitLog((l) => (l.event === 'runtime_checked' || l.event === 'plan') && l.trigger === 'after-reload');
+    await agent.waitLog((l) => l.event === 'runtime_swept' && l.trigger === 'after-reload');
     const rc = new RuntimeClient(agent.socketPath);
     // Hold 4 connections on b1 (b2 briefly out), then let b2 back in.
     await rc.batch([`set server web/127.0.0.1:${b2} state maint`]);

@@ -120,6 +120,9 @@ describe('unix socket and IPv6 backends', () => {
     // A delete refused while the load's connections were attached is retried (by a later pass, maybe a drift pass):
     // wait for it, then drift passes find the socket servers in line: no repair, pass after pass.
     await waitUntil('a to be deleted', async () => !(await rc.showServersState('fs')).some((s) => s.name === nameA), 15_000);
+    // HAProxy answers before the pass that deleted it has logged: start counting after the next whole drift pass.
+    const deleted = agent.mark();
+    await waitUntil('a drift pass after the delete', () => agent!.events('runtime_swept', deleted).some((l) => l.trigger === 'drift'), 15_000);
     from = agent.mark();
     await waitUntil('three drift passes', () => agent!.events('runtime_swept', from).filter((l) => l.trigger === 'drift').length >= 3, 15_000);
     expect(agent.events('drift_repaired', from)).toHaveLength(0);
