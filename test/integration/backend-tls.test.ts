@@ -153,6 +153,7 @@ describe('backend TLS with a real HAProxy', () => {
     }, 10_000);
     await waitUntil('the late service serving over mutual TLS', async () => (await fetch(latePort)).body === 'm1 cn=proxymgr-client sni=-', 10_000);
     expect(agent.events('reload', from)).toHaveLength(0);
+    await agent.waitLog((l) => l.event === 'plan', 2000, from);
     const plans = agent.events('plan', from);
     expect(plans.length).toBeGreaterThan(0);
     expect(plans.every((p) => p.reload === false)).toBe(true);

@@ -91,8 +91,7 @@ describe('FastCGI backends (PHP-FPM) behind HAProxy', () => {
       return served.size === 2;
     }, 10_000);
     expect(agent.events('reload', from)).toHaveLength(0);
-    const plan = agent.events('plan', from).find((l) => JSON.stringify(l.changes).includes(two.server));
-    expect(plan).toBeDefined();
+    await agent.waitLog((l) => l.event === 'plan' && JSON.stringify(l.changes).includes(two.server), 2000, from);
   });
 
   test('a changed param reloads (the fcgi-app section changed) and reaches PHP; a path_info regex HAProxy refuses is pinned on the service, which keeps running', async () => {

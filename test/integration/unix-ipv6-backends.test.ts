@@ -114,6 +114,7 @@ describe('unix socket and IPv6 backends', () => {
     expect(result.ok).toBeGreaterThan(0);
     expect(agent.events('reload', from)).toHaveLength(0);
     expect(await agent.haproxyPid()).toBe(pid);
+    await agent.waitLog((l) => l.event === 'plan' && JSON.stringify(l.changes).includes('removed'), 2000, from);
     const plans = agent.events('plan', from).flatMap((p) => p.changes as Array<{ service: string; added?: string[]; removed?: string[] }>);
     expect(plans).toEqual(expect.arrayContaining([{ service: 'fs', added: [nameC] }, { service: 'fs', removed: [nameA] }]));
 
